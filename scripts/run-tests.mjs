@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Runs every test file under test/ (or those named on the command line) as its own Node process
+// with the tsx loader, so that each file starts clean, and sums uvu's per-file totals into the
+// plain closing line CI counts: "N passed, N failed, N skipped".
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const args = process.argv.slice(2)
+const jobs = Number(process.env.TEST_JOBS ?? 2)
+
+function findTests (dir) {
+  const out = []
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name)
+    if (statSync(full).isDirectory()) out.push(...findTests(full))
+    else if (name.endsWith('.test.ts')) out.push(full)
+  }
+  return out
+}
+
+const files = args.length > 0
+  ? args.flatMap(a => statSync(a).isDirectory() ? findTests(a) : [a])
+  : findTests(join(root, 'test'))
+
+// Unit tests are cheap and run in parallel; tests that start agents or namespaces run one at a time.
+const isSerial = f => !f.includes('/unit/')
+let passed = 0; let failed = 0; let skipped = 0
+const failures = []
+
+function runFile (file) {
+  return new Promise(resolve => {
+    const started = Date.now()
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let out = ''
+    child.stdout.on('data', d => { out += d })
+    child.stderr.on('data', d => { out += d })
+    child.on('close', code => {
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      let bad = total - ok - skip
+      if (code !== 0 && bad === 0) bad = 1 // crashed outside a test: count the file as one failure
+      passed += ok; failed += bad; skipped += skip
+      const name = relative(root, file)
+      const secs = ((Date.now() - started) / 1000).toFixed(1)
+      console.log(`${bad > 0 ? 'FAIL' : 'ok  '} ${name} (${ok} passed, ${bad} failed${skip ? `, ${skip} skipped` : ''}, ${secs}s)`)
+      if (bad > 0 || process.env.TEST_VERBOSE) { failures.push(name); console.log(out.split('\n').map(l => '    ' + l).join('\n')) }
+      else {
+        // Surface skip reasons, which tests print as lines starting with "SKIP".
+        for (const line of out.split('\n')) if (line.startsWith('SKIP')) console.log('    ' + line)
+      }
+      resolve()
+    })
+  })
+}
+
+const parallel = files.filter(f => !isSerial(f))
+const serial = files.filter(isSerial)
+const queue = [...parallel]
+await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
+  while (queue.length > 0) await runFile(queue.shift())
+}))
+for (const f of serial) await runFile(f)
+
+if (failures.length > 0) console.log(`\nfailed files:\n  ${failures.join('\n  ')}`)
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)

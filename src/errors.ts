@@ -1,0 +1,30 @@
+// One error class for everything lansync reports on purpose. The `code` is API and stable;
+// the message is for people and may change. Anything that is not a LansyncError is a bug.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID' | 'CONFIG_NOT_INITIALISED' | 'CONFIG_EXISTS'
+  | 'FOLDER_NOT_FOUND' | 'FOLDER_MARKER_MISSING' | 'FOLDER_OVERLAPS' | 'FOLDER_EXISTS' | 'FOLDER_PATH_INVALID'
+  | 'FOLDER_PAUSED'
+  | 'PATH_INVALID' | 'PATH_NOT_FOUND' | 'PATH_UNREADABLE' | 'PATH_NOT_IN_FOLDER'
+  | 'STORE_LOCKED' | 'STORE_CORRUPT' | 'STORE_BLOCK_MISSING' | 'STORE_IO'
+  | 'VERSION_NOT_FOUND' | 'ARG_INVALID'
+  | 'DEVICE_ID_INVALID' | 'DEVICE_NOT_FOUND' | 'DEVICE_EXISTS'
+  | 'PROTOCOL_FRAME_TOO_LARGE' | 'PROTOCOL_DECODE' | 'PROTOCOL_INVALID_MESSAGE' | 'PROTOCOL_UNEXPECTED'
+  | 'PROTOCOL_VERSION' | 'PROTOCOL_BLOCK_HASH'
+  | 'TRANSPORT_HANDSHAKE' | 'TRANSPORT_TIMEOUT' | 'TRANSPORT_CLOSED' | 'TRANSPORT_LISTEN'
+  | 'PEER_UNKNOWN' | 'PEER_FOLDER_NOT_SHARED'
+  | 'PAIR_CODE_INVALID' | 'PAIR_EXPIRED' | 'PAIR_REJECTED' | 'PAIR_RATE_LIMITED'
+  | 'AGENT_NOT_RUNNING' | 'AGENT_RUNNING' | 'CONTROL_FAILED'
+
+export class LansyncError extends Error {
+  readonly code: ErrorCode
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = 'LansyncError'
+  }
+}
+
+export function isLansyncError (err: unknown, code?: ErrorCode): err is LansyncError {
+  return err instanceof LansyncError && (code === undefined || err.code === code)
+}
