@@ -1,0 +1,188 @@
+// Wiring only: builds the parts from the config and starts and stops them in order. The agent
+// runs in the foreground (`lansync start`) or "offline" inside a CLI command when none runs.
+import { EventEmitter } from 'node:events'
+import { homePaths, loadConfig, type Config } from './config.js'
+import { loadIdentity, type Identity } from './identity.js'
+import { Store } from './store/store.js'
+import { FolderRunner, type FolderState } from './sync/folder-runner.js'
+import { ControlServer } from './control/server.js'
+import { Scanner } from './fs/scanner.js'
+import { LansyncError } from './errors.js'
+import { deviceShort, decodeDeviceId } from './core/device-id.js'
+import { listHistory, pruneHistory, restoreFile, restoreFolderSnapshot, type OpsContext } from './ops/history.js'
+import type { ScanProblem, ScanProgress, ScanResult } from './fs/scanner.js'
+
+export interface AgentEvents {
+  log: [string]
+  progress: [{ folder: string } & ScanProgress]
+  scanned: [{ folder: string } & ScanResult]
+  problem: [{ folder: string } & ScanProblem]
+  state: [{ folder: string, state: FolderState, reason?: string }]
+}
+
+export class Agent extends EventEmitter<AgentEvents> {
+  readonly home: string
+  config: Config
+  readonly identity: Identity
+  readonly store: Store
+  private readonly runners = new Map<string, FolderRunner>()
+  private control: ControlServer | undefined
+  private isRunning = false
+  private isClosed = false
+  private readonly startedMs = Date.now()
+
+  private constructor (home: string, config: Config, identity: Identity, store: Store) {
+    super()
+    this.home = home
+    this.config = config
+    this.identity = identity
+    this.store = store
+  }
+
+  /** Loads config, key and database. Nothing runs until `start()`. */
+  static async open (home: string): Promise<Agent> {
+    const config = loadConfig(home)
+    const identity = loadIdentity(home)
+    const store = await Store.open(homePaths(home).db)
+    return new Agent(home, config, identity, store)
+  }
+
+  /** Starts the control socket, then every folder (first scan, then watching). */
+  async start (): Promise<void> {
+    this.isRunning = true
+    this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress) => await this.call(method, params, onProgress))
+    await this.control.listen()
+    this.log(`device ${this.identity.deviceId} (${this.config.deviceName}) started`)
+    await this.syncFolders()
+  }
+
+  async close (): Promise<void> {
+    if (this.isClosed) return
+    this.isClosed = true
+    await this.control?.close()
+    for (const runner of this.runners.values()) await runner.close()
+    this.runners.clear()
+    await this.store.close()
+  }
+
+  /** One entry point for every operation the CLI asks for, locally or over the control socket. */
+  async call (method: string, params: any, onProgress: (p: unknown) => void = () => {}): Promise<unknown> {
+    const ctx = this.opsContext()
+    switch (method) {
+      case 'history': return await listHistory(ctx, params)
+      case 'restore': return await restoreFile(ctx, params)
+      case 'snapshot.restore': return await restoreFolderSnapshot(ctx, params, onProgress)
+      case 'history.prune': return await this.inAllFolders(async () => await pruneHistory(ctx, params))
+      case 'status': return await this.status()
+      case 'reload': this.config = loadConfig(this.home); await this.syncFolders(); return { folders: this.config.folders.length }
+      case 'rescan': return await this.rescan(params)
+      case 'ping': return { deviceId: this.identity.deviceId }
+      default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
+    }
+  }
+
+  /** Starts runners for new folders and stops those for removed ones (after a config change). */
+  private async syncFolders (): Promise<void> {
+    if (!this.isRunning) return
+    const wanted = new Map(this.config.folders.filter(f => !f.isPaused).map(f => [f.id, f]))
+    for (const [id, runner] of this.runners) {
+      const folder = wanted.get(id)
+      if (folder === undefined || folder.path !== runner.folder.path) {
+        await runner.close()
+        this.runners.delete(id)
+      }
+    }
+    for (const folder of wanted.values()) {
+      if (this.runners.has(folder.id)) continue
+      const runner = new FolderRunner({ folder, store: this.store, device: this.identity.short })
+      const tag = { folder: folder.label }
+      runner.on('progress', p => this.emit('progress', { ...tag, ...p }))
+      runner.on('problem', p => { this.emit('problem', { ...tag, ...p }); this.log(`${folder.label}: ${p.path}: ${p.message}`) })
+      runner.on('scanned', r => this.emit('scanned', { ...tag, ...r }))
+      runner.on('state', (state, reason) => {
+        this.emit('state', { ...tag, state, reason })
+        if (state === 'error') this.log(`${folder.label}: ${reason ?? ''}`)
+      })
+      this.runners.set(folder.id, runner)
+      void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))
+    }
+  }
+
+  private async rescan ({ folder }: { folder?: string }): Promise<unknown> {
+    const targets = [...this.runners.values()].filter(r => folder === undefined || r.folder.id === folder || r.folder.label === folder)
+    const out = []
+    for (const runner of targets) {
+      await runner.scan([''])
+      out.push({ folder: runner.folder.label, state: runner.state, reason: runner.stateReason })
+    }
+    return out
+  }
+
+  /** Pruning deletes versions and blocks: no scan may commit meanwhile. */
+  private async inAllFolders<T> (work: () => Promise<T>): Promise<T> {
+    const runners = [...this.runners.values()]
+    const runNested = (i: number): Promise<T> => i === runners.length ? work() : runners[i].exclusive(() => runNested(i + 1))
+    return await runNested(0)
+  }
+
+  async status (): Promise<unknown> {
+    const folders = []
+    for (const folder of this.config.folders) {
+      const runner = this.runners.get(folder.id)
+      let files = 0; let dirs = 0; let bytes = 0; let deleted = 0
+      for await (const r of this.store.records(folder.id)) {
+        if (r.isDeleted) deleted += 1
+        else if (r.kind === 'dir') dirs += 1
+        else { files += 1; bytes += r.sizeBytes }
+      }
+      const meta = await this.store.folderMeta(folder.id)
+      folders.push({
+        id: folder.id,
+        label: folder.label,
+        path: folder.path,
+        type: folder.type,
+        state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'),
+        reason: runner?.stateReason,
+        files, dirs, bytes, deleted,
+        sequence: meta.sequence,
+        lastScanMs: runner?.lastScanMs ?? 0,
+        sharedWith: folder.sharedWith
+      })
+    }
+    return {
+      deviceId: this.identity.deviceId,
+      deviceName: this.config.deviceName,
+      isAgentRunning: this.isRunning,
+      uptimeMs: this.isRunning ? Date.now() - this.startedMs : 0,
+      folders
+    }
+  }
+
+  private opsContext (): OpsContext {
+    return {
+      config: this.config,
+      store: this.store,
+      now: Date.now,
+      deviceName: short => this.deviceName(short),
+      scanPaths: async (folderId, paths) => {
+        const runner = this.runners.get(folderId)
+        if (runner !== undefined) { await runner.scan(paths); return }
+        const folder = this.config.folders.find(f => f.id === folderId)
+        if (folder === undefined) return
+        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short }).scanPaths(paths)
+      }
+    }
+  }
+
+  private deviceName (short: string): string {
+    if (short === this.identity.short) return `${this.config.deviceName} (this device)`
+    for (const d of this.config.devices) {
+      try { if (deviceShort(decodeDeviceId(d.id)) === short) return d.name } catch {}
+    }
+    return short
+  }
+
+  log (message: string): void {
+    this.emit('log', message)
+  }
+}

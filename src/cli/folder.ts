@@ -1,0 +1,37 @@
+// `lansync folder add|list|remove`: which directories this device syncs.
+import type { Argv } from 'yargs'
+import { loadConfig, updateConfig, type FolderType } from '../config.js'
+import { addFolder, removeFolder } from '../ops/folders.js'
+import { notifyAgent } from './invoke.js'
+import { print, table } from './output.js'
+import type { GlobalArgs } from './main.js'
+
+const TYPES = ['sendreceive', 'sendonly', 'receiveonly'] as const
+
+export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return cli.command('folder', 'manage synced folders', y => y
+    .command('add <path>', 'start syncing a directory (creates its .lansync marker)',
+      y => y.positional('path', { type: 'string', demandOption: true })
+        .option('label', { type: 'string', describe: 'a name for people' })
+        .option('id', { type: 'string', describe: 'folder ID (use the same ID on every device)' })
+        .option('type', { choices: TYPES, describe: 'send and receive (default), send only, receive only' }),
+      async args => {
+        const folder = updateConfig(args.home, config => addFolder(config, args.home, { path: args.path, label: args.label, id: args.id, type: args.type as FolderType | undefined }))
+        const isRunning = await notifyAgent(args.home)
+        print(args, folder, () => `Added folder "${folder.label}" (id ${folder.id}) at ${folder.path}${isRunning ? '' : '\nIt is scanned when the agent starts (`lansync start`).'}`)
+      })
+    .command('list', 'list folders', y => y, args => {
+      const { folders } = loadConfig(args.home)
+      print(args, folders, () => folders.length === 0
+        ? 'No folders yet: add one with `lansync folder add PATH`.'
+        : table([['LABEL', 'ID', 'TYPE', 'PATH'], ...folders.map(f => [f.label, f.id, f.type + (f.isPaused ? ' (paused)' : ''), f.path])]))
+    })
+    .command('remove <folder>', "stop syncing a folder (the files stay; history stays in the store)",
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' }),
+      async args => {
+        const folder = updateConfig(args.home, config => removeFolder(config, args.folder))
+        await notifyAgent(args.home)
+        print(args, folder, () => `Stopped syncing "${folder.label}"; the files in ${folder.path} were not touched.`)
+      })
+    .demandCommand(1, 'name a folder command: add, list, remove'))
+}

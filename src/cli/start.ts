@@ -1,0 +1,42 @@
+// `lansync start`: runs the agent in the foreground until Ctrl-C / SIGTERM.
+import type { Argv } from 'yargs'
+import { Agent } from '../agent.js'
+import { progressBar, type Bar } from './output.js'
+import type { GlobalArgs } from './main.js'
+
+export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return cli.command('start', 'run the agent in the foreground', y => y, async args => {
+    const agent = await Agent.open(args.home)
+    const bars = new Map<string, Bar>()
+    const say = (line: string): void => {
+      if (args.json) process.stdout.write(JSON.stringify({ timeMs: Date.now(), message: line }) + '\n')
+      else process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+    }
+    agent.on('log', say)
+    agent.on('progress', p => {
+      let bar = bars.get(p.folder)
+      if (bar === undefined) { bar = progressBar(args, `scanning ${p.folder}`); bars.set(p.folder, bar) }
+      bar.update(p.bytesDone, p.bytesTotal)
+    })
+    agent.on('scanned', r => {
+      bars.get(r.folder)?.stop()
+      bars.delete(r.folder)
+      const parts = [['added', r.added.length], ['modified', r.modified.length], ['deleted', r.deleted.length], ['renamed', r.renamed.length]]
+        .filter(([, n]) => (n as number) > 0).map(([w, n]) => `${n as number} ${w as string}`)
+      if (parts.length > 0) say(`${r.folder}: ${parts.join(', ')}`)
+    })
+    const stopped = new Promise<void>(resolve => {
+      const stop = (): void => { say('stopping'); void agent.close().then(resolve) }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    try {
+      await agent.start()
+    } catch (err) {
+      await agent.close()
+      throw err
+    }
+    say('ready')
+    await stopped
+  })
+}

@@ -1,0 +1,155 @@
+// The device's configuration: where its home is, its folders and devices. Loaded and validated
+// once into a full typed value; written atomically (temp file + rename) so a crash never leaves
+// half a config behind.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { hostname } from 'node:os'
+import envPaths from 'env-paths'
+import { LansyncError } from './errors.js'
+import type { RetentionPolicy } from './core/retention.js'
+
+export type FolderType = 'sendreceive' | 'sendonly' | 'receiveonly'
+
+export interface FolderConfig {
+  id: string
+  label: string
+  path: string
+  type: FolderType
+  /** Device IDs this folder is shared with. */
+  sharedWith: string[]
+  retention: RetentionPolicy
+  isPaused: boolean
+}
+
+export interface DeviceConfig {
+  /** Full device ID (printable public key). */
+  id: string
+  name: string
+  /** Static addresses `host:port` to dial, tried along with discovered ones. */
+  addresses: string[]
+}
+
+/** A folder a paired device offered to share with us, waiting for `lansync folder accept`. */
+export interface FolderOffer {
+  folderId: string
+  label: string
+  fromDevice: string
+  offeredMs: number
+}
+
+export interface Config {
+  version: 1
+  deviceName: string
+  /** Address the agent listens on, `host:port`. */
+  listen: string
+  isMdnsEnabled: boolean
+  folders: FolderConfig[]
+  devices: DeviceConfig[]
+  offers: FolderOffer[]
+}
+
+export const DEFAULT_PORT = 22100
+export const MARKER_DIR = '.lansync'
+
+/** The lansync home: `$LANSYNC_HOME`, else the platform's config dir (XDG on Linux). */
+export function resolveHome (explicit?: string): string {
+  const home = explicit ?? process.env.LANSYNC_HOME ?? envPaths('lansync', { suffix: '' }).config
+  return resolve(home)
+}
+
+export function homePaths (home: string): { config: string, identity: string, db: string, socket: string, log: string } {
+  return {
+    config: join(home, 'config.json'),
+    identity: join(home, 'identity.json'),
+    db: join(home, 'db'),
+    socket: join(home, 'agent.sock'),
+    log: join(home, 'agent.log')
+  }
+}
+
+export function defaultConfig (): Config {
+  return {
+    version: 1,
+    deviceName: hostname(),
+    listen: `0.0.0.0:${DEFAULT_PORT}`,
+    isMdnsEnabled: true,
+    folders: [],
+    devices: [],
+    offers: []
+  }
+}
+
+export function loadConfig (home: string): Config {
+  const { config: file } = homePaths(home)
+  if (!existsSync(file)) {
+    throw new LansyncError('CONFIG_NOT_INITIALISED', `no lansync device in ${home}; run \`lansync init\` first`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new LansyncError('CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  return validateConfig(raw, file)
+}
+
+export function saveConfig (home: string, config: Config): void {
+  mkdirSync(home, { recursive: true })
+  writeFileAtomic(homePaths(home).config, JSON.stringify(config, null, 2) + '\n', 0o600)
+}
+
+/** Loads, changes and saves the config in one step; returns what `change` returns. */
+export function updateConfig<T> (home: string, change: (config: Config) => T): T {
+  const config = loadConfig(home)
+  const result = change(config)
+  saveConfig(home, config)
+  return result
+}
+
+export function writeFileAtomic (file: string, text: string | Uint8Array, mode = 0o644): void {
+  const temp = `${file}.tmp-${process.pid}`
+  writeFileSync(temp, text, { mode })
+  const fd = openSync(temp, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+  renameSync(temp, file)
+}
+
+export function parseHostPort (text: string, what = 'address'): { host: string, port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[2])
+  if (m === null || m[1] === '' || port > 65535) {
+    throw new LansyncError('ARG_INVALID', `${what} must be HOST:PORT (e.g. 127.0.0.1:${DEFAULT_PORT}), not "${text}"`)
+  }
+  return { host: m[1], port }
+}
+
+function validateConfig (raw: any, file: string): Config {
+  const bad = (what: string): never => { throw new LansyncError('CONFIG_INVALID', `${file}: ${what}`) }
+  if (raw === null || typeof raw !== 'object') bad('not an object')
+  if (raw.version !== 1) bad(`unsupported config version ${String(raw.version)}`)
+  const base = defaultConfig()
+  const config: Config = {
+    version: 1,
+    deviceName: typeof raw.deviceName === 'string' ? raw.deviceName : base.deviceName,
+    listen: typeof raw.listen === 'string' ? raw.listen : base.listen,
+    isMdnsEnabled: typeof raw.isMdnsEnabled === 'boolean' ? raw.isMdnsEnabled : base.isMdnsEnabled,
+    folders: Array.isArray(raw.folders) ? raw.folders : bad('folders must be a list'),
+    devices: Array.isArray(raw.devices) ? raw.devices : bad('devices must be a list'),
+    offers: Array.isArray(raw.offers) ? raw.offers : []
+  }
+  parseHostPort(config.listen, 'listen')
+  for (const f of config.folders) {
+    if (typeof f.id !== 'string' || typeof f.path !== 'string') bad('each folder needs an id and a path')
+    f.label ??= f.id
+    f.type ??= 'sendreceive'
+    f.sharedWith ??= []
+    f.retention ??= { mode: 'all' }
+    f.isPaused ??= false
+  }
+  for (const d of config.devices) {
+    if (typeof d.id !== 'string') bad('each device needs an id')
+    d.name ??= d.id.slice(0, 7)
+    d.addresses ??= []
+  }
+  return config
+}

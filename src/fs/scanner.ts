@@ -1,0 +1,297 @@
+// Walks a folder and turns what changed on disk into index records and history versions.
+// Only files whose size, mtime or inode changed are re-hashed; a file that changes while being
+// hashed is re-read and never recorded half-written; per-file problems never abort the scan.
+import { lstat, opendir, readlink, stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { bumpVector } from '../core/clock.js'
+import type { DeviceShort, FileKind } from '../core/types.js'
+import { LansyncError, isLansyncError } from '../errors.js'
+import { MARKER_DIR } from '../config.js'
+import type { Change, Store, StoredRecord } from '../store/store.js'
+import { hashFileStable } from './hasher.js'
+import { IgnoreRules } from './ignore-rules.js'
+
+export const EMPTY_HASH = createHash('sha256').digest()
+
+export interface ScanProblem { path: string, code: string, message: string }
+
+export interface ScanResult {
+  added: string[]
+  modified: string[]
+  deleted: string[]
+  renamed: Array<{ from: string, to: string }>
+  problems: ScanProblem[]
+  filesHashed: number
+  bytesHashed: number
+  /** The records committed by this scan, in commit order. */
+  records: StoredRecord[]
+}
+
+export interface ScanProgress { filesDone: number, filesTotal: number, bytesDone: number, bytesTotal: number }
+
+interface ScannerEvents {
+  progress: [ScanProgress]
+  problem: [ScanProblem]
+}
+
+export interface ScannerOptions {
+  folderId: string
+  root: string
+  store: Store
+  device: DeviceShort
+  now?: () => number
+  /** Commit after this many changes or this many hashed bytes, whichever comes first. */
+  batchChanges?: number
+  batchBytes?: number
+}
+
+/** A path whose disk state differs from the index; `isGone` when it no longer exists at all. */
+interface Candidate { path: string, kind: FileKind, sizeBytes: number, mtimeMs: number, mode: number, inode: number, previous?: StoredRecord, isGone: boolean }
+
+export class Scanner extends EventEmitter<ScannerEvents> {
+  readonly folderId: string
+  readonly root: string
+  private readonly store: Store
+  private readonly device: DeviceShort
+  private readonly now: () => number
+  private readonly batchChanges: number
+  private readonly batchBytes: number
+  readonly ignore: IgnoreRules
+
+  constructor ({ folderId, root, store, device, now = Date.now, batchChanges = 500, batchBytes = 64 * 1024 * 1024 }: ScannerOptions) {
+    super()
+    this.folderId = folderId
+    this.root = root
+    this.store = store
+    this.device = device
+    this.now = now
+    this.batchChanges = batchChanges
+    this.batchBytes = batchBytes
+    this.ignore = new IgnoreRules(root)
+  }
+
+  /** Scans the whole folder. */
+  async scanAll (): Promise<ScanResult> {
+    return await this.scanPaths([''])
+  }
+
+  /**
+   * Scans the given relative paths ('' is the whole folder): each is compared with the index, a
+   * directory with everything under it, a missing path (and everything under it) becomes tombstones.
+   */
+  async scanPaths (paths: Iterable<string>): Promise<ScanResult> {
+    await this.assertMarker()
+    this.ignore.reload()
+    const result: ScanResult = { added: [], modified: [], deleted: [], renamed: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
+    const candidates: Candidate[] = []
+    const seen = new Set<string>()
+    for (const path of collapse(paths)) {
+      await this.collect(path, candidates, seen, result)
+      await this.collectDeletions(path, seen, candidates, result)
+    }
+    const goneHashes = new Map<string, string>()
+    for (const c of candidates) {
+      if (c.isGone && c.previous !== undefined && c.previous.kind === 'file' && c.previous.sizeBytes > 0) {
+        goneHashes.set(Buffer.from(c.previous.hash).toString('hex'), c.path)
+      }
+    }
+    await this.apply(candidates, result)
+    detectRenames(result, goneHashes)
+    return result
+  }
+
+  private async assertMarker (): Promise<void> {
+    try {
+      const s = await stat(join(this.root, MARKER_DIR))
+      if (s.isDirectory()) return
+    } catch {}
+    throw new LansyncError('FOLDER_MARKER_MISSING',
+      `folder ${this.root} has no ${MARKER_DIR} marker (is its disk unmounted?); refusing to scan so nothing is taken as deleted`)
+  }
+
+  /** Gathers entries at and under `path` that differ from the index. */
+  private async collect (path: string, out: Candidate[], seen: Set<string>, result: ScanResult): Promise<void> {
+    const stack = [path]
+    while (stack.length > 0) {
+      const current = stack.pop() as string
+      if (current !== '') {
+        let s
+        try {
+          s = await lstat(join(this.root, current))
+        } catch (err: any) {
+          if (err.code !== 'ENOENT') this.problem(result, current, 'PATH_UNREADABLE', err.message)
+          continue
+        }
+        const kind: FileKind | undefined = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : undefined
+        if (kind === undefined) { this.problem(result, current, 'PATH_UNSUPPORTED', 'not a file, directory or symlink; skipped'); continue }
+        if (this.ignore.isIgnored(current, kind === 'dir')) continue
+        seen.add(current)
+        const previous = await this.store.getRecord(this.folderId, current)
+        const candidate: Candidate = { path: current, kind, sizeBytes: kind === 'file' ? s.size : 0, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, previous, isGone: false }
+        if (await this.hasChanged(candidate)) out.push(candidate)
+        if (kind !== 'dir') continue
+      }
+      let dir
+      try {
+        dir = await opendir(join(this.root, current))
+      } catch (err: any) {
+        if (err.code !== 'ENOENT') this.problem(result, current, 'PATH_UNREADABLE', err.message)
+        continue
+      }
+      const names: string[] = []
+      for await (const entry of dir) names.push(entry.name)
+      names.sort()
+      for (let i = names.length - 1; i >= 0; i--) {
+        const child = current === '' ? names[i] : `${current}/${names[i]}`
+        if (current === '' && names[i] === MARKER_DIR) continue
+        stack.push(child)
+      }
+    }
+  }
+
+  private async hasChanged (c: Candidate): Promise<boolean> {
+    const p = c.previous
+    if (p === undefined || p.isDeleted || p.kind !== c.kind || p.mode !== c.mode) return true
+    if (c.kind === 'file') return p.sizeBytes !== c.sizeBytes || p.mtimeMs !== c.mtimeMs || (p.inode !== 0 && p.inode !== c.inode)
+    if (c.kind === 'symlink') {
+      try { return (await readlink(join(this.root, c.path))) !== p.linkTarget } catch { return true }
+    }
+    return false
+  }
+
+  /** Index entries at or under `path` that exist no more become tombstone candidates. */
+  private async collectDeletions (path: string, seen: Set<string>, out: Candidate[], result: ScanResult): Promise<void> {
+    const check = async (record: StoredRecord): Promise<void> => {
+      if (record.isDeleted || seen.has(record.path)) return
+      if (this.ignore.isIgnored(record.path, record.kind === 'dir')) return
+      if (result.problems.some(p => record.path === p.path || record.path.startsWith(p.path + '/'))) return
+      // Only a path that is really gone is a deletion (not one we merely failed to read).
+      try { await lstat(join(this.root, record.path)); return } catch (err: any) { if (err.code !== 'ENOENT') return }
+      out.push({ path: record.path, kind: record.kind, sizeBytes: 0, mtimeMs: 0, mode: record.mode, inode: 0, previous: record, isGone: true })
+    }
+    if (path !== '') {
+      const record = await this.store.getRecord(this.folderId, path)
+      if (record !== undefined) await check(record)
+    }
+    for await (const record of this.store.records(this.folderId, path)) await check(record)
+  }
+
+  private async apply (candidates: Candidate[], result: ScanResult): Promise<void> {
+    const filesTotal = candidates.filter(c => c.kind === 'file' && !c.isGone).length
+    const bytesTotal = candidates.reduce((n, c) => n + c.sizeBytes, 0)
+    let pending: Change[] = []
+    let pendingBytes = 0
+    const flush = async (): Promise<void> => {
+      const stored = await this.store.commit(this.folderId, pending)
+      result.records.push(...stored)
+      pending = []
+      pendingBytes = 0
+    }
+    for (const c of candidates) {
+      const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result)
+      if (change === undefined) continue
+      const wasPresent = c.previous !== undefined && !c.previous.isDeleted
+      if (change.record.isDeleted) result.deleted.push(c.path)
+      else if (wasPresent) result.modified.push(c.path)
+      else result.added.push(c.path)
+      pending.push(change)
+      pendingBytes += change.record.sizeBytes
+      if (pending.length >= this.batchChanges || pendingBytes >= this.batchBytes) await flush()
+      this.emit('progress', { filesDone: result.filesHashed, filesTotal, bytesDone: result.bytesHashed, bytesTotal })
+    }
+    await flush()
+  }
+
+  private tombstone (previous: StoredRecord): Change {
+    return {
+      record: {
+        ...previous,
+        isDeleted: true,
+        sizeBytes: 0,
+        blocks: [],
+        hash: EMPTY_HASH,
+        linkTarget: '',
+        mtimeMs: this.now(),
+        vector: bumpVector(previous.vector, this.device),
+        modifiedBy: this.device,
+        inode: 0
+      },
+      origin: 'local'
+    }
+  }
+
+  /** Hashes (if needed) and describes the new state of one path; undefined if it vanished or failed. */
+  private async describe (c: Candidate, result: ScanResult): Promise<Change | undefined> {
+    const full = join(this.root, c.path)
+    const base = {
+      path: c.path,
+      kind: c.kind,
+      mode: c.mode,
+      isDeleted: false,
+      vector: bumpVector(c.previous?.vector ?? {}, this.device),
+      modifiedBy: this.device
+    }
+    try {
+      if (c.kind === 'file') {
+        const hashed = await hashFileStable(full, { onBlock: async (hash, bytes) => { await this.store.putBlock(hash, bytes) } })
+        result.filesHashed += 1
+        result.bytesHashed += hashed.sizeBytes
+        const p = c.previous
+        // Touched but identical content and mode: refresh what we know locally, make no new version.
+        if (p !== undefined && !p.isDeleted && p.kind === 'file' && p.mode === c.mode && Buffer.compare(p.hash, hashed.hash) === 0) {
+          if (p.mtimeMs !== Math.floor(hashed.stat.mtimeMs) || p.inode !== hashed.stat.ino) {
+            return { record: { ...p, mtimeMs: Math.floor(hashed.stat.mtimeMs), inode: hashed.stat.ino } }
+          }
+          return undefined
+        }
+        return {
+          record: { ...base, sizeBytes: hashed.sizeBytes, mtimeMs: Math.floor(hashed.stat.mtimeMs), blocks: hashed.blocks, hash: hashed.hash, linkTarget: '', inode: hashed.stat.ino },
+          origin: 'local'
+        }
+      }
+      if (c.kind === 'symlink') {
+        const target = await readlink(full)
+        return { record: { ...base, sizeBytes: 0, mtimeMs: c.mtimeMs, blocks: [], hash: EMPTY_HASH, linkTarget: target, inode: c.inode }, origin: 'local' }
+      }
+      return { record: { ...base, sizeBytes: 0, mtimeMs: c.mtimeMs, blocks: [], hash: EMPTY_HASH, linkTarget: '', inode: c.inode }, origin: 'local' }
+    } catch (err) {
+      if (isLansyncError(err, 'PATH_NOT_FOUND')) return undefined // gone meanwhile: the next scan sees the deletion
+      if (isLansyncError(err)) { this.problem(result, c.path, err.code, err.message); return undefined }
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ENOENT') return undefined
+      this.problem(result, c.path, 'PATH_UNREADABLE', e.message)
+      return undefined
+    }
+  }
+
+  private problem (result: ScanResult, path: string, code: string, message: string): void {
+    const problem = { path, code, message }
+    result.problems.push(problem)
+    this.emit('problem', problem)
+  }
+}
+
+/** Drops paths already covered by an ancestor in the list ('' covers everything). */
+function collapse (paths: Iterable<string>): string[] {
+  const sorted = [...new Set(paths)].sort()
+  const out: string[] = []
+  for (const p of sorted) {
+    const covered = out.some(q => q === '' || p === q || p.startsWith(q + '/'))
+    if (!covered) out.push(p)
+  }
+  return out
+}
+
+/** A deleted file and an added file with the same content in one scan are reported as a rename. */
+function detectRenames (result: ScanResult, goneHashes: Map<string, string>): void {
+  for (const r of result.records) {
+    if (r.isDeleted || r.kind !== 'file' || r.sizeBytes === 0) continue
+    const key = Buffer.from(r.hash).toString('hex')
+    const from = goneHashes.get(key)
+    if (from === undefined || !result.added.includes(r.path)) continue
+    goneHashes.delete(key)
+    result.renamed.push({ from, to: r.path })
+  }
+}

@@ -1,0 +1,71 @@
+// Adding, listing and removing folders. A folder gets a marker dir at its root; removing a folder
+// stops syncing it and never touches the user's files (its history stays in the store).
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { MARKER_DIR, writeFileAtomic, type Config, type FolderConfig, type FolderType } from '../config.js'
+import { LansyncError } from '../errors.js'
+import { findFolder } from './locate.js'
+
+const FOLDER_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
+const MARKER_FILE = 'folder.json'
+
+export interface AddFolderParams { path: string, label?: string, id?: string, type?: FolderType }
+
+/** Validates and adds a folder to `config` (the caller saves it); creates the marker. */
+export function addFolder (config: Config, home: string, params: AddFolderParams): FolderConfig {
+  const path = resolve(params.path)
+  let s
+  try { s = statSync(path) } catch { throw new LansyncError('FOLDER_PATH_INVALID', `${path} does not exist; create it first`) }
+  if (!s.isDirectory()) throw new LansyncError('FOLDER_PATH_INVALID', `${path} is not a directory`)
+  const homeAbs = resolve(home)
+  if (isWithin(path, homeAbs) || isWithin(homeAbs, path)) {
+    throw new LansyncError('FOLDER_OVERLAPS', `${path} overlaps the lansync home ${homeAbs}`)
+  }
+  for (const other of config.folders) {
+    const otherPath = resolve(other.path)
+    if (isWithin(path, otherPath) || isWithin(otherPath, path)) {
+      throw new LansyncError('FOLDER_OVERLAPS', `${path} overlaps folder "${other.label}" at ${otherPath}; folders cannot be nested`)
+    }
+  }
+  const markerId = readMarkerId(path)
+  if (params.id !== undefined && !FOLDER_ID.test(params.id)) {
+    throw new LansyncError('ARG_INVALID', `folder id "${params.id}" must be 1-64 of a-z, 0-9 and '-'`)
+  }
+  if (params.id !== undefined && markerId !== undefined && markerId !== params.id) {
+    throw new LansyncError('FOLDER_EXISTS', `${path} was already folder "${markerId}"; add it with that id, or remove ${join(path, MARKER_DIR)} first`)
+  }
+  const id = params.id ?? markerId ?? newFolderId()
+  if (config.folders.some(f => f.id === id)) throw new LansyncError('FOLDER_EXISTS', `a folder with id ${id} is already configured`)
+  const label = params.label ?? id
+  if (config.folders.some(f => f.label === label)) throw new LansyncError('FOLDER_EXISTS', `a folder labelled "${label}" already exists; pick another --label`)
+  mkdirSync(join(path, MARKER_DIR), { recursive: true })
+  writeFileAtomic(join(path, MARKER_DIR, MARKER_FILE), JSON.stringify({ id, label }) + '\n')
+  const folder: FolderConfig = { id, label, path, type: params.type ?? 'sendreceive', sharedWith: [], retention: { mode: 'all' }, isPaused: false }
+  config.folders.push(folder)
+  return folder
+}
+
+export function removeFolder (config: Config, name: string): FolderConfig {
+  const folder = findFolder(config, name)
+  config.folders = config.folders.filter(f => f.id !== folder.id)
+  return folder
+}
+
+function readMarkerId (path: string): string | undefined {
+  const file = join(path, MARKER_DIR, MARKER_FILE)
+  if (!existsSync(file)) return undefined
+  try {
+    const id = JSON.parse(readFileSync(file, 'utf8')).id
+    return typeof id === 'string' && FOLDER_ID.test(id) ? id : undefined
+  } catch { return undefined }
+}
+
+function newFolderId (): string {
+  const text = randomBytes(8).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(10, '0').slice(0, 10)
+  return `${text.slice(0, 5)}-${text.slice(5)}`
+}
+
+function isWithin (child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith('/') ? parent : parent + '/')
+}

@@ -1,0 +1,49 @@
+// The whole LevelDB key layout, in one place. Keys are strings; parts are joined by NUL, which no
+// folder id, path or hex string can contain, so a prefix range never spills into a neighbour.
+//
+//   i␀folder␀path            → index record of a path (msgpack StoredRecord)
+//   s␀folder␀seq(16 hex)     → path whose record has that sequence (manifest "since sequence")
+//   v␀folder␀path␀seq        → one version of a path (msgpack VersionEntry), oldest first
+//   b␀hash(64 hex)           → block bytes (LevelDB compresses them with Snappy)
+//   m␀folder                 → folder meta (epoch, highest sequence)
+//   p␀folder␀deviceShort     → what we have of a peer's manifest (epoch, sequence)
+
+const SEP = '\x00'
+
+export function indexKey (folderId: string, path: string): string { return `i${SEP}${folderId}${SEP}${path}` }
+export function indexPrefix (folderId: string): string { return `i${SEP}${folderId}${SEP}` }
+export function pathFromIndexKey (folderId: string, key: string): string { return key.slice(indexPrefix(folderId).length) }
+
+export function sequenceKey (folderId: string, sequence: number): string { return `s${SEP}${folderId}${SEP}${hex16(sequence)}` }
+export function sequencePrefix (folderId: string): string { return `s${SEP}${folderId}${SEP}` }
+
+export function versionKey (folderId: string, path: string, sequence: number): string {
+  return `v${SEP}${folderId}${SEP}${path}${SEP}${hex16(sequence)}`
+}
+/** Prefix of every version of one path; the trailing NUL keeps `a` from matching `ab`. */
+export function versionPathPrefix (folderId: string, path: string): string { return `v${SEP}${folderId}${SEP}${path}${SEP}` }
+export function versionFolderPrefix (folderId: string): string { return `v${SEP}${folderId}${SEP}` }
+/** Splits a version key into its path and sequence (the sequence is the last part). */
+export function parseVersionKey (folderId: string, key: string): { path: string, sequence: number } {
+  const rest = key.slice(versionFolderPrefix(folderId).length)
+  const cut = rest.lastIndexOf(SEP)
+  return { path: rest.slice(0, cut), sequence: parseInt(rest.slice(cut + 1), 16) }
+}
+
+export function blockKey (hash: Uint8Array): string { return `b${SEP}${Buffer.from(hash).toString('hex')}` }
+export const BLOCK_PREFIX = `b${SEP}`
+
+export function folderMetaKey (folderId: string): string { return `m${SEP}${folderId}` }
+export function peerKey (folderId: string, deviceShort: string): string { return `p${SEP}${folderId}${SEP}${deviceShort}` }
+export function peerPrefix (folderId: string): string { return `p${SEP}${folderId}${SEP}` }
+
+/**
+ * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL
+ * separator, so raising that last character to \x01 bounds the range in byte order for any path.
+ */
+export function prefixRange (prefix: string): { gte: string, lt: string } {
+  if (!prefix.endsWith(SEP)) throw new TypeError('prefix must end with the separator')
+  return { gte: prefix, lt: prefix.slice(0, -1) + '\x01' }
+}
+
+function hex16 (n: number): string { return n.toString(16).padStart(16, '0') }

@@ -1,0 +1,253 @@
+// The device's LevelDB: index records, block store, history versions, per-peer progress.
+// One writer per database (the agent, or a CLI command when no agent runs). Batches that must
+// survive a crash are written with `sync: true`; every block is checked against its hash on read.
+import { Level } from 'level'
+import { createHash, randomBytes } from 'node:crypto'
+import { LansyncError } from '../errors.js'
+import type { FileRecord } from '../core/types.js'
+import * as keys from './keys.js'
+import {
+  decodeStoredRecord, decodeValue, decodeVersion, encodeStoredRecord, encodeValue, encodeVersion,
+  type StoredRecord, type VersionEntry
+} from './encoding.js'
+
+export type { StoredRecord, VersionEntry } from './encoding.js'
+
+/** Per-folder bookkeeping: the index epoch (changes when the database is new) and highest sequence. */
+export interface FolderMeta {
+  epoch: string
+  sequence: number
+}
+
+/** What we have of one peer's manifest for one folder. */
+export interface PeerState {
+  epoch: string
+  sequence: number
+}
+
+/** A change to record: the new index record, and whether (and why) it is also a new version. */
+export interface Change {
+  record: Omit<StoredRecord, 'sequence'>
+  origin?: VersionEntry['origin']
+}
+
+type Batch = Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>
+
+export class Store {
+  readonly dir: string
+  private readonly db: Level<string, Uint8Array>
+  private readonly metas = new Map<string, FolderMeta>()
+  private readonly now: () => number
+  private isClosed = false
+
+  private constructor (dir: string, db: Level<string, Uint8Array>, now: () => number) {
+    this.dir = dir
+    this.db = db
+    this.now = now
+  }
+
+  /** Opens (creating if needed) the database in `dir`. Maps LevelDB failures to clear errors. */
+  static async open (dir: string, { now = Date.now }: { now?: () => number } = {}): Promise<Store> {
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err: any) {
+      const cause = err?.cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new LansyncError('STORE_LOCKED', `the database ${dir} is in use by another lansync process`, { cause: err })
+      }
+      if (cause?.code === 'LEVEL_CORRUPTION') {
+        throw new LansyncError('STORE_CORRUPT', `the database ${dir} is corrupt (${cause.message}); run \`lansync repair\``, { cause: err })
+      }
+      throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${cause?.message ?? err?.message}`, { cause: err })
+    }
+    return new Store(dir, db, now)
+  }
+
+  async close (): Promise<void> {
+    if (this.isClosed) return
+    this.isClosed = true
+    await this.db.close()
+  }
+
+  // ---- folder meta -------------------------------------------------------------------------
+
+  async folderMeta (folderId: string): Promise<FolderMeta> {
+    const cached = this.metas.get(folderId)
+    if (cached !== undefined) return cached
+    const bytes = await this.db.get(keys.folderMetaKey(folderId))
+    let meta: FolderMeta
+    if (bytes === undefined) {
+      meta = { epoch: randomBytes(8).toString('hex'), sequence: 0 }
+      await this.db.put(keys.folderMetaKey(folderId), encodeValue(meta), { sync: true })
+    } else {
+      meta = decodeValue<FolderMeta>(bytes)
+    }
+    this.metas.set(folderId, meta)
+    return meta
+  }
+
+  // ---- index -------------------------------------------------------------------------------
+
+  async getRecord (folderId: string, path: string): Promise<StoredRecord | undefined> {
+    const bytes = await this.db.get(keys.indexKey(folderId, path))
+    return bytes === undefined ? undefined : decodeStoredRecord(bytes)
+  }
+
+  /** Index records of a folder in path order, optionally only those under `underPath/`. */
+  async * records (folderId: string, underPath = ''): AsyncGenerator<StoredRecord> {
+    const prefix = keys.indexPrefix(folderId)
+    const range = underPath === ''
+      ? keys.prefixRange(prefix)
+      : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
+    for await (const value of this.db.values(range)) yield decodeStoredRecord(value)
+  }
+
+  /** Records changed after `sequence`, in sequence order: the incremental manifest. */
+  async * recordsSince (folderId: string, sequence: number): AsyncGenerator<StoredRecord> {
+    const prefix = keys.sequencePrefix(folderId)
+    const range = { gt: keys.sequenceKey(folderId, sequence), lt: keys.prefixRange(prefix).lt }
+    for await (const pathBytes of this.db.values(range)) {
+      const record = await this.getRecord(folderId, Buffer.from(pathBytes).toString('utf8'))
+      if (record !== undefined) yield record
+    }
+  }
+
+  /**
+   * Records a batch of changes atomically and durably: each gets the next sequence number; those
+   * with an `origin` also become a version in history. Returns the records as stored.
+   */
+  async commit (folderId: string, changes: Change[]): Promise<StoredRecord[]> {
+    if (changes.length === 0) return []
+    const meta = await this.folderMeta(folderId)
+    const nowMs = this.now()
+    const batch: Batch = []
+    const stored: StoredRecord[] = []
+    const pending = new Map<string, StoredRecord>() // earlier changes to the same path in this batch
+    let sequence = meta.sequence
+    for (const change of changes) {
+      const path = change.record.path
+      const previous = pending.get(path) ?? await this.getRecord(folderId, path)
+      if (previous !== undefined) batch.push({ type: 'del', key: keys.sequenceKey(folderId, previous.sequence) })
+      sequence += 1
+      const record: StoredRecord = { ...change.record, sequence }
+      batch.push({ type: 'put', key: keys.indexKey(folderId, path), value: encodeStoredRecord(record) })
+      batch.push({ type: 'put', key: keys.sequenceKey(folderId, sequence), value: Buffer.from(path) })
+      if (change.origin !== undefined) {
+        const version: VersionEntry = { ...record, recordedMs: nowMs, origin: change.origin }
+        batch.push({ type: 'put', key: keys.versionKey(folderId, path, sequence), value: encodeVersion(version) })
+      }
+      pending.set(path, record)
+      stored.push(record)
+    }
+    const next: FolderMeta = { epoch: meta.epoch, sequence }
+    batch.push({ type: 'put', key: keys.folderMetaKey(folderId), value: encodeValue(next) })
+    await this.db.batch(batch as any, { sync: true })
+    this.metas.set(folderId, next)
+    return stored
+  }
+
+  // ---- blocks ------------------------------------------------------------------------------
+
+  async hasBlock (hash: Uint8Array): Promise<boolean> {
+    return await this.db.has(keys.blockKey(hash))
+  }
+
+  /** Stores a block under its hash. Not synced on its own: the commit that references it syncs the log. */
+  async putBlock (hash: Uint8Array, bytes: Uint8Array): Promise<void> {
+    const key = keys.blockKey(hash)
+    if (await this.db.has(key)) return
+    await this.db.put(key, bytes)
+  }
+
+  /** Reads a block and checks it against its hash; undefined when the store does not hold it. */
+  async getBlock (hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const bytes = await this.db.get(keys.blockKey(hash))
+    if (bytes === undefined) return undefined
+    const actual = createHash('sha256').update(bytes).digest()
+    if (!actual.equals(Buffer.from(hash))) {
+      throw new LansyncError('STORE_CORRUPT', `block ${Buffer.from(hash).toString('hex').slice(0, 16)}… fails its hash check`)
+    }
+    return bytes
+  }
+
+  async * blockHashes (): AsyncGenerator<{ hash: string, sizeBytes: number }> {
+    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX))) {
+      yield { hash: key.slice(keys.BLOCK_PREFIX.length), sizeBytes: value.byteLength }
+    }
+  }
+
+  async deleteBlocks (hexHashes: string[]): Promise<void> {
+    if (hexHashes.length === 0) return
+    await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true })
+  }
+
+  /** Asks LevelDB to compact the block range so deleted blocks free their disk space now. */
+  async compact (): Promise<void> {
+    const range = keys.prefixRange(keys.BLOCK_PREFIX)
+    await (this.db as any).compactRange(range.gte, range.lt)
+  }
+
+  // ---- history -----------------------------------------------------------------------------
+
+  /** Every version of a path, oldest first. */
+  async versions (folderId: string, path: string): Promise<VersionEntry[]> {
+    const out: VersionEntry[] = []
+    for await (const value of this.db.values(keys.prefixRange(keys.versionPathPrefix(folderId, path)))) {
+      out.push(decodeVersion(value))
+    }
+    return out
+  }
+
+  /** Every version in a folder, grouped by path (path order), each group oldest first. */
+  async * versionsByPath (folderId: string): AsyncGenerator<{ path: string, versions: VersionEntry[] }> {
+    let path: string | undefined
+    let group: VersionEntry[] = []
+    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.versionFolderPrefix(folderId)))) {
+      const parsed = keys.parseVersionKey(folderId, key)
+      if (parsed.path !== path) {
+        if (path !== undefined) yield { path, versions: group }
+        path = parsed.path
+        group = []
+      }
+      group.push(decodeVersion(value))
+    }
+    if (path !== undefined) yield { path, versions: group }
+  }
+
+  /** Every block hash referenced by any version or index record of any folder (hex, repeats possible). */
+  async * referencedBlockHashes (): AsyncGenerator<string> {
+    for (const prefix of ['v\x00', 'i\x00']) {
+      for await (const value of this.db.values(keys.prefixRange(prefix))) {
+        const entry = decodeStoredRecord(value)
+        for (const b of entry.blocks) yield Buffer.from(b.hash).toString('hex')
+      }
+    }
+  }
+
+  async deleteVersions (folderId: string, versions: Array<Pick<FileRecord, 'path' | 'sequence'>>): Promise<void> {
+    if (versions.length === 0) return
+    const batch = versions.map(v => ({ type: 'del' as const, key: keys.versionKey(folderId, v.path, v.sequence) }))
+    await this.db.batch(batch, { sync: true })
+  }
+
+  /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
+  async forgetFolder (folderId: string): Promise<void> {
+    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId)]) {
+      await this.db.clear(keys.prefixRange(prefix))
+    }
+    await this.db.del(keys.folderMetaKey(folderId))
+    this.metas.delete(folderId)
+  }
+
+  // ---- peers -------------------------------------------------------------------------------
+
+  async getPeerState (folderId: string, deviceShort: string): Promise<PeerState | undefined> {
+    const bytes = await this.db.get(keys.peerKey(folderId, deviceShort))
+    return bytes === undefined ? undefined : decodeValue<PeerState>(bytes)
+  }
+
+  async setPeerState (folderId: string, deviceShort: string, state: PeerState): Promise<void> {
+    await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true })
+  }
+}
