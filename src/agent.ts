@@ -1,7 +1,9 @@
 // Wiring only: builds the parts from the config and starts and stops them in order. The agent
 // runs in the foreground (`lansync start`) or "offline" inside a CLI command when none runs.
 import { EventEmitter } from 'node:events'
-import { homePaths, loadConfig, type Config } from './config.js'
+import { homePaths, loadConfig, saveConfig, type Config } from './config.js'
+import { PeerManager } from './sync/peers.js'
+import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
 import { FolderRunner, type FolderState } from './sync/folder-runner.js'
@@ -27,6 +29,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly store: Store
   private readonly runners = new Map<string, FolderRunner>()
   private control: ControlServer | undefined
+  private peers: PeerManager | undefined
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
@@ -47,19 +50,50 @@ export class Agent extends EventEmitter<AgentEvents> {
     return new Agent(home, config, identity, store)
   }
 
-  /** Starts the control socket, then every folder (first scan, then watching). */
-  async start (): Promise<void> {
+  /** Starts the control socket, every folder (first scan, then watching), then the network. */
+  async start ({ listen }: { listen?: string } = {}): Promise<void> {
     this.isRunning = true
     this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress) => await this.call(method, params, onProgress))
     await this.control.listen()
     this.log(`device ${this.identity.deviceId} (${this.config.deviceName}) started`)
     await this.syncFolders()
+    this.peers = new PeerManager(this.identity, this.config, this.sessionContext())
+    this.peers.on('log', line => this.log(line))
+    await this.peers.listen(listen ?? this.config.listen)
+  }
+
+  private sessionContext (): SessionContext {
+    return {
+      deviceName: this.config.deviceName,
+      localDevice: this.identity.short,
+      store: this.store,
+      sharedFolders: deviceId => this.config.folders
+        .filter(f => f.sharedWith.includes(deviceId) && this.runners.has(f.id))
+        .map(folder => ({ folder, runner: this.runners.get(folder.id) as FolderRunner })),
+      onOffer: (deviceId, folderId, label) => this.recordOffer(deviceId, folderId, label),
+      deviceLabel: short => this.deviceLabel(short),
+      log: line => this.log(line)
+    }
+  }
+
+  /** A paired device shares a folder we do not: remember the offer for `lansync folder accept`. */
+  private recordOffer (deviceId: string, folderId: string, label: string): void {
+    const from = this.config.devices.find(d => d.id === deviceId)?.name ?? deviceId
+    if (this.config.offers.some(o => o.folderId === folderId && o.fromDevice === deviceId)) return
+    if (this.config.folders.some(f => f.id === folderId)) {
+      this.log(`${from} shares folder "${label}" (${folderId}); share it back with \`lansync folder share ${folderId} ${deviceId}\``)
+      return
+    }
+    this.config.offers.push({ folderId, label, fromDevice: deviceId, offeredMs: Date.now() })
+    saveConfig(this.home, this.config)
+    this.log(`${from} offers folder "${label}" (${folderId}); accept with \`lansync folder accept ${folderId} PATH\``)
   }
 
   async close (): Promise<void> {
     if (this.isClosed) return
     this.isClosed = true
     await this.control?.close()
+    await this.peers?.close()
     for (const runner of this.runners.values()) await runner.close()
     this.runners.clear()
     await this.store.close()
@@ -74,7 +108,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'snapshot.restore': return await restoreFolderSnapshot(ctx, params, onProgress)
       case 'history.prune': return await this.inAllFolders(async () => await pruneHistory(ctx, params))
       case 'status': return await this.status()
-      case 'reload': this.config = loadConfig(this.home); await this.syncFolders(); return { folders: this.config.folders.length }
+      case 'reload':
+        this.config = loadConfig(this.home)
+        await this.syncFolders()
+        this.peers?.update(this.config)
+        return { folders: this.config.folders.length }
       case 'rescan': return await this.rescan(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -154,7 +192,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       deviceName: this.config.deviceName,
       isAgentRunning: this.isRunning,
       uptimeMs: this.isRunning ? Date.now() - this.startedMs : 0,
-      folders
+      listen: this.peers?.listenAddress,
+      folders,
+      peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
     }
   }
 
@@ -172,6 +212,15 @@ export class Agent extends EventEmitter<AgentEvents> {
         await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short }).scanPaths(paths)
       }
     }
+  }
+
+  /** A short label of a device for conflict file names: the first group of its device ID. */
+  private deviceLabel (short: string): string {
+    if (short === this.identity.short) return this.identity.deviceId.slice(0, 7)
+    for (const d of this.config.devices) {
+      try { if (deviceShort(decodeDeviceId(d.id)) === short) return d.id.slice(0, 7) } catch {}
+    }
+    return short.slice(0, 7).toUpperCase()
   }
 
   private deviceName (short: string): string {

@@ -3,13 +3,14 @@ import type { Argv } from 'yargs'
 import { loadConfig, updateConfig, type FolderType } from '../config.js'
 import { addFolder, removeFolder } from '../ops/folders.js'
 import { notifyAgent } from './invoke.js'
+import { sharingCommands } from './device.js'
 import { print, table } from './output.js'
 import type { GlobalArgs } from './main.js'
 
 const TYPES = ['sendreceive', 'sendonly', 'receiveonly'] as const
 
 export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return cli.command('folder', 'manage synced folders', y => y
+  return cli.command('folder', 'manage synced folders', y => sharingCommands(y
     .command('add <path>', 'start syncing a directory (creates its .lansync marker)',
       y => y.positional('path', { type: 'string', demandOption: true })
         .option('label', { type: 'string', describe: 'a name for people' })
@@ -33,5 +34,5 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         await notifyAgent(args.home)
         print(args, folder, () => `Stopped syncing "${folder.label}"; the files in ${folder.path} were not touched.`)
       })
-    .demandCommand(1, 'name a folder command: add, list, remove'))
+    ).demandCommand(1, 'name a folder command: add, list, remove, share, unshare, offers, accept'))
 }

@@ -8,6 +8,7 @@ import { folderCommands } from './folder.js'
 import { historyCommands } from './history.js'
 import { startCommand } from './start.js'
 import { statusCommand } from './status.js'
+import { deviceCommands } from './device.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -23,6 +24,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = startCommand(cli)
   cli = statusCommand(cli)
   cli = historyCommands(cli)
+  cli = deviceCommands(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

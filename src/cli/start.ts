@@ -5,7 +5,9 @@ import { progressBar, type Bar } from './output.js'
 import type { GlobalArgs } from './main.js'
 
 export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return cli.command('start', 'run the agent in the foreground', y => y, async args => {
+  return cli.command('start', 'run the agent in the foreground',
+    y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' }),
+    async args => {
     const agent = await Agent.open(args.home)
     const bars = new Map<string, Bar>()
     const say = (line: string): void => {
@@ -31,7 +33,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       process.once('SIGTERM', stop)
     })
     try {
-      await agent.start()
+      await agent.start({ listen: args.listen })
     } catch (err) {
       await agent.close()
       throw err

@@ -6,7 +6,7 @@ import type { DeviceShort } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { Scanner, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
-import type { Store, StoredRecord } from '../store/store.js'
+import type { Change, Store, StoredRecord } from '../store/store.js'
 
 export type FolderState = 'starting' | 'scanning' | 'idle' | 'stopped' | 'error'
 
@@ -30,6 +30,7 @@ export interface FolderRunnerOptions {
 export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   readonly folder: FolderConfig
   readonly scanner: Scanner
+  readonly store: Store
   private readonly watcher: FolderWatcher | undefined
   private readonly retryMs: number
   private queue: Promise<unknown> = Promise.resolve()
@@ -44,6 +45,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   constructor ({ folder, store, device, isWatching = true, retryMs = 10_000 }: FolderRunnerOptions) {
     super()
     this.folder = folder
+    this.store = store
     this.retryMs = retryMs
     this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device })
     this.scanner.on('progress', p => this.emit('progress', p))
@@ -80,6 +82,16 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     const run = this.queue.then(work)
     this.queue = run.catch(() => {})
     return await run
+  }
+
+  /**
+   * Commits changes that did not come from a scan (remote versions, conflict resolutions) and
+   * announces them like local ones, so they travel on to third devices. Call inside `exclusive`.
+   */
+  async commit (changes: Change[]): Promise<StoredRecord[]> {
+    const stored = await this.store.commit(this.folder.id, changes)
+    if (stored.length > 0) this.emit('changed', stored)
+    return stored
   }
 
   async close (): Promise<void> {

@@ -1,0 +1,81 @@
+// `lansync device add|list|remove` and `lansync folder share|unshare|accept|offers`.
+import type { Argv } from 'yargs'
+import { loadConfig, updateConfig } from '../config.js'
+import { loadIdentity } from '../identity.js'
+import { addDevice, removeDevice, shareFolder, unshareFolder } from '../ops/devices.js'
+import { addFolder } from '../ops/folders.js'
+import { LansyncError } from '../errors.js'
+import { invoke, notifyAgent } from './invoke.js'
+import { print, table } from './output.js'
+import type { GlobalArgs } from './main.js'
+
+export function deviceCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return cli.command('device', 'manage paired devices', y => y
+    .command('add <id>', 'pair a device by its ID (run the same on the other device with this one\'s ID)',
+      y => y.positional('id', { type: 'string', demandOption: true, describe: 'device ID' })
+        .option('addr', { type: 'string', array: true, describe: 'a static address HOST:PORT to dial' })
+        .option('name', { type: 'string', describe: 'a name for people' }),
+      async args => {
+        const self = loadIdentity(args.home).deviceId
+        const device = updateConfig(args.home, c => addDevice(c, self, { id: args.id, addresses: args.addr, name: args.name }))
+        await notifyAgent(args.home)
+        print(args, device, () => `Paired with "${device.name}" (${device.id})${device.addresses.length > 0 ? ` at ${device.addresses.join(', ')}` : ''}`)
+      })
+    .command('list', 'list paired devices', y => y, async args => {
+      const config = loadConfig(args.home)
+      let live: any[] = []
+      try { live = (await invoke(args.home, 'status', {})).peers ?? [] } catch {}
+      const rows = config.devices.map(d => {
+        const peer = live.find(p => p.deviceId === d.id)
+        return { ...d, isConnected: peer?.isConnected === true, address: peer?.address }
+      })
+      print(args, rows, () => rows.length === 0
+        ? 'No paired devices: add one with `lansync device add DEVICE-ID --addr HOST:PORT`.'
+        : table([['NAME', 'DEVICE ID', 'ADDRESSES', 'CONNECTED'], ...rows.map(d => [d.name, d.id, d.addresses.join(',') || '-', d.isConnected ? `yes (${String(d.address)})` : 'no'])]))
+    })
+    .command('remove <device>', 'unpair a device (its connection closes at once)',
+      y => y.positional('device', { type: 'string', demandOption: true, describe: 'device ID or name' }),
+      async args => {
+        const device = updateConfig(args.home, c => removeDevice(c, args.device))
+        await notifyAgent(args.home)
+        print(args, device, () => `Removed "${device.name}" (${device.id})`)
+      })
+    .demandCommand(1, 'name a device command: add, list, remove'))
+}
+
+export function sharingCommands (y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command('share <folder> <device>', 'share a folder with a paired device',
+      y => y.positional('folder', { type: 'string', demandOption: true }).positional('device', { type: 'string', demandOption: true }),
+      async args => {
+        const { folder, device } = updateConfig(args.home, c => shareFolder(c, args.folder, args.device))
+        await notifyAgent(args.home)
+        print(args, { folder: folder.id, device: device.id }, () => `Sharing "${folder.label}" with "${device.name}"`)
+      })
+    .command('unshare <folder> <device>', 'stop sharing a folder with a device',
+      y => y.positional('folder', { type: 'string', demandOption: true }).positional('device', { type: 'string', demandOption: true }),
+      async args => {
+        const { folder, device } = updateConfig(args.home, c => unshareFolder(c, args.folder, args.device))
+        await notifyAgent(args.home)
+        print(args, { folder: folder.id, device: device.id }, () => `No longer sharing "${folder.label}" with "${device.name}"`)
+      })
+    .command('offers', 'folders paired devices offered to share with this one', y => y, args => {
+      const { offers } = loadConfig(args.home)
+      print(args, offers, () => offers.length === 0 ? 'No folder offers.' : table([['FOLDER ID', 'LABEL', 'FROM'], ...offers.map(o => [o.folderId, o.label, o.fromDevice])]))
+    })
+    .command('accept <id> <path>', 'accept a folder a device offered, syncing it into PATH',
+      y => y.positional('id', { type: 'string', demandOption: true, describe: 'folder ID from `lansync folder offers`' })
+        .positional('path', { type: 'string', demandOption: true }),
+      async args => {
+        const folder = updateConfig(args.home, c => {
+          const offer = c.offers.find(o => o.folderId === args.id)
+          if (offer === undefined) throw new LansyncError('FOLDER_NOT_FOUND', `no device offered folder ${args.id} (see \`lansync folder offers\`)`)
+          const added = addFolder(c, args.home, { path: args.path, id: offer.folderId, label: c.folders.some(f => f.label === offer.label) ? offer.folderId : offer.label })
+          added.sharedWith = [...new Set(c.offers.filter(o => o.folderId === args.id).map(o => o.fromDevice))]
+          c.offers = c.offers.filter(o => o.folderId !== args.id)
+          return added
+        })
+        await notifyAgent(args.home)
+        print(args, folder, () => `Accepted "${folder.label}" into ${folder.path}, shared with ${folder.sharedWith.length} device(s)`)
+      })
+}

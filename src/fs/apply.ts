@@ -1,0 +1,113 @@
+// Puts a remote record's state on disk, never over a local change the index has not seen:
+// every write or delete first checks that the path still holds what the index says it holds
+// (else LOCAL_CHANGED, and the caller rescans and re-plans, which makes it a conflict).
+import { lstat, mkdir, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { LansyncError } from '../errors.js'
+import type { FileRecord } from '../core/types.js'
+import { joinFolderPath } from '../core/paths.js'
+import type { Store, StoredRecord } from '../store/store.js'
+import { writeFileAtomically, fsyncDir } from './atomic.js'
+import { versionContent } from './restore.js'
+
+/** What the path looks like on disk after applying: the local facts the index keeps. */
+export interface Applied { inode: number, mtimeMs: number }
+
+export class LocalChangedError extends LansyncError {
+  constructor (path: string) {
+    super('FOLDER_LOCAL_CHANGED', `${path} changed locally while a remote version was being applied`)
+  }
+}
+
+/** Throws LocalChangedError unless the disk state of `path` is what `expected` (the index) says. */
+export async function assertUnchanged (root: string, path: string, expected: StoredRecord | undefined): Promise<void> {
+  let s
+  try {
+    s = await lstat(joinFolderPath(root, path))
+  } catch (err: any) {
+    if (err.code === 'ENOENT' && (expected === undefined || expected.isDeleted)) return
+    if (err.code === 'ENOENT') throw new LocalChangedError(path)
+    throw err
+  }
+  if (expected === undefined || expected.isDeleted) throw new LocalChangedError(path)
+  if (expected.kind === 'dir') { if (!s.isDirectory()) throw new LocalChangedError(path); return }
+  if (expected.kind === 'symlink') {
+    if (!s.isSymbolicLink() || (await readlink(joinFolderPath(root, path))) !== expected.linkTarget) throw new LocalChangedError(path)
+    return
+  }
+  const isSame = s.isFile() && s.size === expected.sizeBytes && Math.floor(s.mtimeMs) === expected.mtimeMs &&
+    (expected.inode === 0 || expected.inode === s.ino)
+  if (!isSame) throw new LocalChangedError(path)
+}
+
+/** Makes `path` hold `record` (file content from the block store, a dir, or a symlink). */
+export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path): Promise<Applied> {
+  const full = joinFolderPath(root, target)
+  if (record.kind === 'file') {
+    await writeFileAtomically({
+      target: full,
+      chunks: versionContent(store, record),
+      expectedHash: record.hash,
+      mode: record.mode,
+      mtimeMs: record.mtimeMs,
+      beforeRename: async () => {
+        if (target === record.path) await assertUnchanged(root, record.path, local)
+        else await assertAbsent(root, target)
+        // A directory or symlink in the way of a file is replaced only if the index knew it.
+        if (local !== undefined && !local.isDeleted && local.kind !== 'file') await removeKnown(full, local)
+      }
+    })
+    const s = await lstat(full)
+    return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
+  }
+  await assertUnchanged(root, record.path, local)
+  if (record.kind === 'dir') {
+    if (local !== undefined && !local.isDeleted && local.kind !== 'dir') await removeKnown(full, local)
+    await mkdir(full, { recursive: true })
+    await chmod(full, record.mode & 0o7777)
+  } else {
+    if (local !== undefined && !local.isDeleted) await removeKnown(full, local)
+    await mkdir(dirname(full), { recursive: true })
+    await symlink(record.linkTarget, full)
+  }
+  await fsyncDir(dirname(full))
+  const s = await lstat(full)
+  if (record.kind === 'dir') await utimes(full, record.mtimeMs / 1000, record.mtimeMs / 1000).catch(() => {})
+  return { inode: s.ino, mtimeMs: Math.floor(record.kind === 'dir' ? record.mtimeMs : s.mtimeMs) }
+}
+
+/**
+ * Removes `path` for a remote deletion, if it still holds what the index says. A directory that
+ * still holds files the remote did not know (ignored or new ones) is kept: returns false.
+ */
+export async function applyDelete (root: string, path: string, local: StoredRecord | undefined): Promise<boolean> {
+  await assertUnchanged(root, path, local)
+  if (local === undefined || local.isDeleted) return true
+  const full = joinFolderPath(root, path)
+  if (local.kind === 'dir') {
+    try { await rmdir(full) } catch (err: any) {
+      if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') return false
+      if (err.code !== 'ENOENT') throw err
+    }
+  } else {
+    await unlink(full).catch((err: any) => { if (err.code !== 'ENOENT') throw err })
+  }
+  await fsyncDir(dirname(full)).catch(() => {})
+  return true
+}
+
+async function assertAbsent (root: string, path: string): Promise<void> {
+  try {
+    await lstat(joinFolderPath(root, path))
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return
+    throw err
+  }
+  throw new LocalChangedError(path)
+}
+
+async function removeKnown (full: string, local: StoredRecord): Promise<void> {
+  if (local.kind === 'dir') await rm(full, { recursive: false, force: true }).catch(async () => await rmdir(full))
+  else await unlink(full).catch((err: any) => { if (err.code !== 'ENOENT') throw err })
+}
+

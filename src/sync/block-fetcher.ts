@@ -1,0 +1,85 @@
+// Requests blocks from one peer, many at a time under a byte window, and checks each answer
+// against the hash it was asked for before anyone can use it.
+import { createHash } from 'node:crypto'
+import { LansyncError } from '../errors.js'
+
+export interface BlockRequest { folder: string, path: string, hash: Uint8Array, sizeBytes: number }
+
+interface Pending { request: BlockRequest, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void }
+
+export interface BlockFetcherOptions {
+  /** Sends one request message; the fetcher picks its id. */
+  send: (message: { type: 'request', id: number } & BlockRequest) => void
+  /** Bytes that may be requested and not yet answered. */
+  windowBytes?: number
+}
+
+export class BlockFetcher {
+  private readonly send: BlockFetcherOptions['send']
+  private readonly windowBytes: number
+  private readonly pending = new Map<number, Pending>()
+  private readonly waiting: Array<() => void> = []
+  private nextId = 1
+  private inFlightBytes = 0
+  private closedWith: Error | undefined
+  /** Block payload bytes received and verified. */
+  bytesReceived = 0
+
+  constructor ({ send, windowBytes = 16 * 1024 * 1024 }: BlockFetcherOptions) {
+    this.send = send
+    this.windowBytes = windowBytes
+  }
+
+  /** Fetches one block; resolves with bytes whose SHA-256 equals `request.hash`. */
+  async fetch (request: BlockRequest): Promise<Uint8Array> {
+    while (this.inFlightBytes > 0 && this.inFlightBytes + request.sizeBytes > this.windowBytes) {
+      if (this.closedWith !== undefined) throw this.closedWith
+      await new Promise<void>(resolve => this.waiting.push(resolve))
+    }
+    if (this.closedWith !== undefined) throw this.closedWith
+    const id = this.nextId
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+    this.inFlightBytes += request.sizeBytes
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { request, resolve, reject })
+      this.send({ type: 'request', id, ...request })
+    })
+  }
+
+  /** Handles a `response`. Throws PROTOCOL_UNEXPECTED for an id we never asked for. */
+  onResponse (id: number, data: Uint8Array | undefined, error: string | undefined): void {
+    const entry = this.pending.get(id)
+    if (entry === undefined) throw new LansyncError('PROTOCOL_UNEXPECTED', `response ${id} answers no request`)
+    this.pending.delete(id)
+    this.release(entry.request.sizeBytes)
+    if (data === undefined) {
+      entry.reject(new LansyncError('PEER_BLOCK_UNAVAILABLE', `peer cannot serve a block of ${entry.request.path}: ${error ?? 'no reason'}`))
+      return
+    }
+    const actual = createHash('sha256').update(data).digest()
+    if (data.byteLength !== entry.request.sizeBytes || !actual.equals(Buffer.from(entry.request.hash))) {
+      // A wrong block is the peer's fault: the connection is closed by the caller.
+      const err = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a block of ${entry.request.path} that does not match its hash`)
+      entry.reject(err)
+      throw err
+    }
+    this.bytesReceived += data.byteLength
+    entry.resolve(data)
+  }
+
+  get inFlight (): number { return this.pending.size }
+
+  /** Fails every pending and future request (the connection is gone). */
+  close (err: Error): void {
+    this.closedWith ??= err
+    for (const entry of this.pending.values()) entry.reject(err)
+    this.pending.clear()
+    this.inFlightBytes = 0
+    for (const wake of this.waiting.splice(0)) wake()
+  }
+
+  private release (sizeBytes: number): void {
+    this.inFlightBytes -= sizeBytes
+    for (const wake of this.waiting.splice(0)) wake()
+  }
+}

@@ -1,0 +1,95 @@
+// Sends one folder's manifest to one peer: first everything since what the peer already has
+// (in bounded batches), then each change as it is committed here, in sequence order.
+import type { Store, StoredRecord } from '../store/store.js'
+import type { FolderRunner } from './folder-runner.js'
+
+export const BATCH_RECORDS = 1000
+export const BATCH_BYTES = 1024 * 1024
+
+export interface ManifestSenderOptions {
+  runner: FolderRunner
+  store: Store
+  /** Sequence of ours the peer already has (0 = everything). */
+  sinceSequence: number
+  /** Sends a batch; `isInitial` batches are `manifest` messages, the rest `update`s. Resolves when written. */
+  send: (records: StoredRecord[], sequence: number, isInitial: boolean, isLast: boolean) => Promise<void>
+}
+
+export class ManifestSender {
+  private readonly runner: FolderRunner
+  private readonly store: Store
+  private readonly send: ManifestSenderOptions['send']
+  private sentSequence: number
+  private isLive = false
+  private isClosed = false
+  private chain: Promise<void> = Promise.resolve()
+  private readonly onChanged = (records: StoredRecord[]): void => {
+    if (!this.isLive || this.isClosed) return
+    this.chain = this.chain.then(async () => await this.sendLive(records)).catch(() => {})
+  }
+
+  constructor ({ runner, store, sinceSequence, send }: ManifestSenderOptions) {
+    this.runner = runner
+    this.store = store
+    this.sentSequence = sinceSequence
+    this.send = send
+  }
+
+  /** Sends the initial manifest, then follows live changes until `close()`. */
+  async start (): Promise<void> {
+    this.runner.on('changed', this.onChanged)
+    // Catch up until nothing new appeared while sending, then switch to live updates.
+    let isFirstPass = true
+    for (;;) {
+      const before = this.sentSequence
+      await this.sendSince(isFirstPass)
+      isFirstPass = false
+      const meta = await this.store.folderMeta(this.runner.folder.id)
+      if (this.sentSequence === before || this.sentSequence >= meta.sequence) break
+    }
+    this.isLive = true
+    // Changes committed between the last pass and going live.
+    const meta = await this.store.folderMeta(this.runner.folder.id)
+    if (meta.sequence > this.sentSequence) await this.sendSince(false)
+  }
+
+  close (): void {
+    this.isClosed = true
+    this.runner.off('changed', this.onChanged)
+  }
+
+  private async sendSince (isInitial: boolean): Promise<void> {
+    let batch: StoredRecord[] = []
+    let bytes = 0
+    const meta = await this.store.folderMeta(this.runner.folder.id)
+    const upTo = meta.sequence
+    for await (const record of this.store.recordsSince(this.runner.folder.id, this.sentSequence)) {
+      if (this.isClosed) return
+      if (record.sequence > upTo) break
+      batch.push(record)
+      bytes += 120 + record.path.length + record.blocks.length * 40
+      if (batch.length >= BATCH_RECORDS || bytes >= BATCH_BYTES) {
+        await this.flush(batch, isInitial, false)
+        batch = []
+        bytes = 0
+      }
+    }
+    // The initial manifest always ends with an `isLast` batch, even an empty one.
+    if (batch.length > 0 || isInitial) await this.flush(batch, isInitial, isInitial)
+  }
+
+  private async flush (batch: StoredRecord[], isInitial: boolean, isLast: boolean): Promise<void> {
+    const sequence = batch.length > 0 ? batch[batch.length - 1].sequence : this.sentSequence
+    await this.send(batch, sequence, isInitial, isLast)
+    this.sentSequence = Math.max(this.sentSequence, sequence)
+  }
+
+  private async sendLive (records: StoredRecord[]): Promise<void> {
+    if (this.isClosed) return
+    const fresh = records.filter(r => r.sequence > this.sentSequence)
+    if (fresh.length === 0) return
+    for (let i = 0; i < fresh.length; i += BATCH_RECORDS) {
+      await this.flush(fresh.slice(i, i + BATCH_RECORDS), false, false)
+    }
+  }
+}

@@ -1,0 +1,180 @@
+// Brings one folder up to date with what one peer announced: plans each batch of remote records
+// against the index, fetches only the blocks the block store lacks (so renames, copies and old
+// versions cost nothing), and applies each action atomically inside the folder's write queue.
+import { planFolder, type Action } from '../core/plan.js'
+import type { FileRecord } from '../core/types.js'
+import { isLansyncError } from '../errors.js'
+import { applyDelete, applyRecord, LocalChangedError } from '../fs/apply.js'
+import type { StoredRecord } from '../store/store.js'
+import type { BlockFetcher } from './block-fetcher.js'
+import type { FolderRunner } from './folder-runner.js'
+
+export interface PullProblem { path: string, code: string, message: string }
+
+export interface PullerOptions {
+  runner: FolderRunner
+  fetcher: BlockFetcher
+  localDevice: string
+  deviceLabel: (short: string) => string
+  onProblem: (p: PullProblem) => void
+}
+
+export class Puller {
+  private readonly runner: FolderRunner
+  private readonly fetcher: BlockFetcher
+  private readonly localDevice: string
+  private readonly deviceLabel: (short: string) => string
+  private readonly onProblem: (p: PullProblem) => void
+  private queue: Promise<void> = Promise.resolve()
+  /** Files and content bytes still to pull from this peer (for status and `progress`). */
+  needFiles = 0
+  needBytes = 0
+  private isClosed = false
+
+  constructor ({ runner, fetcher, localDevice, deviceLabel, onProblem }: PullerOptions) {
+    this.runner = runner
+    this.fetcher = fetcher
+    this.localDevice = localDevice
+    this.deviceLabel = deviceLabel
+    this.onProblem = onProblem
+  }
+
+  /** Queues a batch of remote records; batches apply in arrival order. */
+  async enqueue (records: FileRecord[]): Promise<void> {
+    const pending = records.filter(r => r.kind === 'file' && !r.isDeleted)
+    this.needFiles += pending.length
+    this.needBytes += pending.reduce((n, r) => n + r.sizeBytes, 0)
+    const run = this.queue.then(async () => {
+      try {
+        if (!this.isClosed) await this.applyBatch(records)
+      } finally {
+        this.needFiles -= pending.length
+        this.needBytes -= pending.reduce((n, r) => n + r.sizeBytes, 0)
+      }
+    })
+    this.queue = run.catch(() => {})
+    await run
+  }
+
+  /** Resolves when everything queued so far is applied. */
+  async idle (): Promise<void> { await this.queue }
+
+  close (): void { this.isClosed = true }
+
+  private async applyBatch (records: FileRecord[]): Promise<void> {
+    // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
+    // in flight), then apply in order as each record's blocks are in.
+    const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
+    for (let i = 0; i < records.length; i++) {
+      const remote = records[i]
+      if (this.isClosed) return
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const prefetched = await prefetches[i]
+          if (prefetched instanceof Error && attempt === 0) throw prefetched
+          await this.applyOne(remote)
+          break
+        } catch (err) {
+          if (err instanceof LocalChangedError && attempt < 2) {
+            // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
+            await this.runner.scan([remote.path])
+            continue
+          }
+          if (!isLansyncError(err)) throw err
+          this.onProblem({ path: remote.path, code: err.code, message: err.message })
+          if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
+          break
+        }
+      }
+    }
+  }
+
+  private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
+    const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
+    const actions = planFolder({ local: () => local, remote: [remote], localDevice: this.localDevice, deviceLabel: this.deviceLabel })
+    return { action: actions[0], local }
+  }
+
+  /** Plans a record and fetches the blocks it needs, outside the write queue (scans go on meanwhile). */
+  private async prefetch (remote: FileRecord): Promise<void> {
+    const { action } = await this.plan(remote)
+    const content = action === undefined ? undefined : contentNeeded(action)
+    if (content !== undefined) await this.ensureBlocks(content)
+  }
+
+  private async applyOne (remote: FileRecord): Promise<void> {
+    await this.runner.exclusive(async () => {
+      const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
+      if (action === undefined) return
+      const content = contentNeeded(action)
+      if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+      await this.apply(action, local)
+    })
+  }
+
+  private async apply (action: Action, local: StoredRecord | undefined): Promise<void> {
+    const root = this.runner.folder.path
+    const store = this.runner.store
+    switch (action.type) {
+      case 'pull': {
+        const applied = await applyRecord(root, store, action.record, local)
+        const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
+          Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
+        await this.runner.commit([{ record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }])
+        return
+      }
+      case 'delete': {
+        const isRemoved = await applyDelete(root, action.record.path, local)
+        if (!isRemoved) {
+          this.onProblem({ path: action.record.path, code: 'DIR_NOT_EMPTY', message: 'kept: the directory holds files the other device does not know' })
+          return
+        }
+        await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
+        return
+      }
+      case 'adopt':
+        await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
+        return
+      case 'announce':
+        await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
+        return
+      case 'conflict': {
+        // The loser's content is kept beside the file as a conflict copy; the scan records it as a new file.
+        await applyRecord(root, store, action.loser, undefined, action.conflictPath)
+        if (action.winner === 'remote') {
+          const applied = await applyRecord(root, store, action.record, local)
+          await this.runner.commit([{ record: { ...action.record, ...applied }, origin: 'remote' }])
+        } else {
+          await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
+        }
+        void this.runner.scan([action.conflictPath])
+        return
+      }
+    }
+  }
+
+  /** Makes every block of `record` present in the block store, fetching only the missing ones. */
+  private async ensureBlocks (record: FileRecord): Promise<void> {
+    const store = this.runner.store
+    const seen = new Set<string>()
+    const fetches: Array<Promise<void>> = []
+    for (const block of record.blocks) {
+      const key = Buffer.from(block.hash).toString('hex')
+      if (seen.has(key)) continue
+      seen.add(key)
+      if (await store.hasBlock(block.hash)) continue
+      fetches.push(this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
+        .then(async bytes => { await store.putBlock(block.hash, bytes) }))
+    }
+    const results = await Promise.allSettled(fetches)
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+  }
+}
+
+/** The record whose content an action needs in the block store, if any. */
+function contentNeeded (action: Action): FileRecord | undefined {
+  if (action.type === 'pull' && action.record.kind === 'file') return action.record
+  if (action.type === 'conflict') return action.winner === 'remote' ? action.record : action.loser
+  return undefined
+}

@@ -1,0 +1,301 @@
+// One authenticated connection to one paired device: hello, then per shared folder a manifest
+// sender, a puller and block serving. Any protocol violation closes this connection with a
+// reason; it never takes the agent down.
+import { EventEmitter } from 'node:events'
+import type { Connection } from '../net/transport.js'
+import { FrameDecoder, encodeFrame } from '../protocol/framing.js'
+import { decodeMessage, encodeMessage } from '../protocol/codec.js'
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Message } from '../protocol/messages.js'
+import { LansyncError, isLansyncError } from '../errors.js'
+import type { FileRecord } from '../core/types.js'
+import type { Store, StoredRecord } from '../store/store.js'
+import type { FolderConfig } from '../config.js'
+import { BlockFetcher } from './block-fetcher.js'
+import { ManifestSender } from './manifest-sender.js'
+import { Puller, type PullProblem } from './puller.js'
+import type { FolderRunner } from './folder-runner.js'
+
+export const PING_INTERVAL_MS = 20_000
+export const IDLE_TIMEOUT_MS = 60_000
+
+/** What a session needs from the agent. */
+export interface SessionContext {
+  deviceName: string
+  localDevice: string
+  store: Store
+  /** Folders shared with `deviceId` that run here. */
+  sharedFolders: (deviceId: string) => Array<{ folder: FolderConfig, runner: FolderRunner }>
+  /** A folder the peer offers that is not (yet) shared here. */
+  onOffer: (deviceId: string, folderId: string, label: string) => void
+  deviceLabel: (short: string) => string
+  log: (message: string) => void
+}
+
+interface FolderLink {
+  folder: FolderConfig
+  runner: FolderRunner
+  sender?: ManifestSender
+  puller: Puller
+  peerEpoch: string
+  /** Highest sequence of the peer's manifest applied here. */
+  appliedSequence: number
+  isInitialReceived: boolean
+  peerNeedFiles: number
+  peerNeedBytes: number
+  blockCache?: { path: string, sequence: number, hashes: Set<string> }
+}
+
+interface SessionEvents {
+  close: [string]
+  problem: [PullProblem & { folder: string }]
+}
+
+export class Session extends EventEmitter<SessionEvents> {
+  readonly conn: Connection
+  readonly deviceId: string
+  readonly peerShort: string
+  peerName = ''
+  private readonly ctx: SessionContext
+  private readonly decoder = new FrameDecoder({ maxFrameBytes: MAX_FRAME_BYTES })
+  private readonly fetcher: BlockFetcher
+  private readonly links = new Map<string, FolderLink>()
+  private isHelloReceived = false
+  private isClosed = false
+  private pingTimer: NodeJS.Timeout | undefined
+  private idleTimer: NodeJS.Timeout | undefined
+  private progressTimer: NodeJS.Timeout | undefined
+  private requestChain: Promise<void> = Promise.resolve()
+  blockBytesSent = 0
+  readonly connectedMs = Date.now()
+
+  constructor (conn: Connection, deviceId: string, peerShort: string, ctx: SessionContext) {
+    super()
+    this.conn = conn
+    this.deviceId = deviceId
+    this.peerShort = peerShort
+    this.ctx = ctx
+    this.fetcher = new BlockFetcher({ send: message => { this.write(message as unknown as Message) } })
+    conn.on('data', (chunk: Uint8Array) => this.onData(chunk))
+    conn.on('close', (reason?: string) => this.shutdown(reason ?? 'connection closed'))
+  }
+
+  get blockBytesReceived (): number { return this.fetcher.bytesReceived }
+
+  async start (): Promise<void> {
+    const folders = []
+    for (const { folder } of this.ctx.sharedFolders(this.deviceId)) {
+      const meta = await this.ctx.store.folderMeta(folder.id)
+      const have = await this.ctx.store.getPeerState(folder.id, this.peerShort)
+      folders.push({ id: folder.id, label: folder.label, epoch: meta.epoch, sequence: meta.sequence, haveEpoch: have?.epoch ?? '', haveSequence: have?.sequence ?? 0 })
+    }
+    this.write({ type: 'hello', protocol: PROTOCOL_VERSION, deviceName: this.ctx.deviceName, folders } as Message)
+    this.pingTimer = setInterval(() => this.write({ type: 'ping' } as Message), PING_INTERVAL_MS)
+    this.progressTimer = setInterval(() => this.sendProgress(), 1000)
+    this.touch()
+  }
+
+  /** Per-folder sync state with this peer, for `status`. */
+  folderStates (): Array<{ folder: string, label: string, isInitialReceived: boolean, needFiles: number, needBytes: number, peerNeedFiles: number, peerNeedBytes: number }> {
+    return [...this.links.values()].map(l => ({
+      folder: l.folder.id,
+      label: l.folder.label,
+      isInitialReceived: l.isInitialReceived,
+      needFiles: l.puller.needFiles,
+      needBytes: l.puller.needBytes,
+      peerNeedFiles: l.peerNeedFiles,
+      peerNeedBytes: l.peerNeedBytes
+    }))
+  }
+
+  /** Sends `close` with a reason, then ends the connection. Idempotent. */
+  close (code: string, reason: string): void {
+    if (this.isClosed) return
+    try { this.conn.send(encodeFrame(encodeMessage({ type: 'close', code, reason } as Message))) } catch {}
+    this.shutdown(`${code}: ${reason}`)
+  }
+
+  private shutdown (reason: string): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    clearInterval(this.pingTimer)
+    clearInterval(this.progressTimer)
+    clearTimeout(this.idleTimer)
+    for (const link of this.links.values()) { link.sender?.close(); link.puller.close() }
+    this.fetcher.close(new LansyncError('TRANSPORT_CLOSED', `connection to ${this.deviceId.slice(0, 7)} closed: ${reason}`))
+    this.conn.close(reason)
+    this.emit('close', reason)
+  }
+
+  private write (message: Message): boolean {
+    if (this.isClosed) return false
+    return this.conn.send(encodeFrame(encodeMessage(message)))
+  }
+
+  private async writeAndDrain (message: Message): Promise<void> {
+    if (!this.write(message) && !this.isClosed) await this.conn.waitDrain()
+  }
+
+  private touch (): void {
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => this.close('TRANSPORT_TIMEOUT', `nothing received for ${IDLE_TIMEOUT_MS / 1000} s`), IDLE_TIMEOUT_MS)
+  }
+
+  private onData (chunk: Uint8Array): void {
+    if (this.isClosed) return
+    this.touch()
+    let messages: Message[]
+    try {
+      messages = this.decoder.push(chunk).map(frame => decodeMessage(frame))
+    } catch (err) {
+      this.fail(err)
+      return
+    }
+    for (const message of messages) {
+      try {
+        this.handle(message)
+      } catch (err) {
+        this.fail(err)
+        return
+      }
+    }
+  }
+
+  private fail (err: unknown): void {
+    if (isLansyncError(err)) {
+      this.ctx.log(`closing connection to ${this.deviceId.slice(0, 7)}: ${err.message}`)
+      this.close(err.code, err.message)
+    } else {
+      this.ctx.log(`closing connection to ${this.deviceId.slice(0, 7)} after an internal error: ${(err as Error)?.stack ?? String(err)}`)
+      this.close('INTERNAL', 'internal error')
+    }
+  }
+
+  private handle (message: Message): void {
+    if (!this.isHelloReceived && message.type !== 'hello') {
+      throw new LansyncError('PROTOCOL_UNEXPECTED', `${message.type} before hello`)
+    }
+    switch (message.type) {
+      case 'hello': return this.onHello(message)
+      case 'manifest': return this.onRecords(message.folder, message.records, message.sequence, message.isLast, true)
+      case 'update': return this.onRecords(message.folder, message.records, message.sequence, false, false)
+      case 'request': this.requestChain = this.requestChain.then(async () => await this.serve(message)).catch(err => this.fail(err)); return
+      case 'response': return this.fetcher.onResponse(message.id, message.data, message.error)
+      case 'progress': {
+        const link = this.linkFor(message.folder)
+        link.peerNeedFiles = message.needFiles
+        link.peerNeedBytes = message.needBytes
+        return
+      }
+      case 'ping': return
+      case 'close':
+        this.ctx.log(`${this.deviceId.slice(0, 7)} closed the connection: ${message.code} ${message.reason}`)
+        this.shutdown(`peer closed: ${message.reason}`)
+    }
+  }
+
+  private onHello (hello: Extract<Message, { type: 'hello' }>): void {
+    if (this.isHelloReceived) throw new LansyncError('PROTOCOL_UNEXPECTED', 'a second hello')
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      throw new LansyncError('PROTOCOL_VERSION', `peer speaks protocol ${hello.protocol}, this device ${PROTOCOL_VERSION}`)
+    }
+    this.isHelloReceived = true
+    this.peerName = hello.deviceName
+    const local = new Map(this.ctx.sharedFolders(this.deviceId).map(x => [x.folder.id, x]))
+    for (const offered of hello.folders) {
+      const mine = local.get(offered.id)
+      if (mine === undefined) { this.ctx.onOffer(this.deviceId, offered.id, offered.label); continue }
+      const link: FolderLink = {
+        folder: mine.folder,
+        runner: mine.runner,
+        puller: new Puller({
+          runner: mine.runner,
+          fetcher: this.fetcher,
+          localDevice: this.ctx.localDevice,
+          deviceLabel: this.ctx.deviceLabel,
+          onProblem: p => this.emit('problem', { ...p, folder: mine.folder.label })
+        }),
+        peerEpoch: offered.epoch,
+        appliedSequence: 0,
+        isInitialReceived: false,
+        peerNeedFiles: 0,
+        peerNeedBytes: 0
+      }
+      this.links.set(offered.id, link)
+      void this.startSending(link, offered.haveEpoch, offered.haveSequence)
+    }
+  }
+
+  private async startSending (link: FolderLink, haveEpoch: string, haveSequence: number): Promise<void> {
+    const meta = await this.ctx.store.folderMeta(link.folder.id)
+    // The peer's sequence means something only for our current index epoch.
+    const since = haveEpoch === meta.epoch && haveSequence <= meta.sequence ? haveSequence : 0
+    const sender = new ManifestSender({
+      runner: link.runner,
+      store: this.ctx.store,
+      sinceSequence: since,
+      send: async (records, sequence, isInitial, isLast) => {
+        const wire = records.map(toWireRecord)
+        const message = isInitial
+          ? { type: 'manifest', folder: link.folder.id, records: wire, sequence, isLast }
+          : { type: 'update', folder: link.folder.id, records: wire, sequence }
+        await this.writeAndDrain(message as Message)
+      }
+    })
+    link.sender = sender
+    await sender.start().catch(err => this.fail(err))
+  }
+
+  private linkFor (folderId: string): FolderLink {
+    const link = this.links.get(folderId)
+    if (link === undefined) throw new LansyncError('PEER_FOLDER_NOT_SHARED', `folder ${folderId} is not shared with this device`)
+    return link
+  }
+
+  private onRecords (folderId: string, records: FileRecord[], sequence: number, isLast: boolean, isInitial: boolean): void {
+    const link = this.linkFor(folderId)
+    void link.puller.enqueue(records).then(async () => {
+      if (sequence > link.appliedSequence) {
+        link.appliedSequence = sequence
+        await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence })
+      }
+      if (isInitial && isLast) link.isInitialReceived = true
+    }).catch(err => this.fail(err))
+  }
+
+  private async serve (request: Extract<Message, { type: 'request' }>): Promise<void> {
+    const link = this.linkFor(request.folder)
+    const record = await this.ctx.store.getRecord(link.folder.id, request.path)
+    const key = Buffer.from(request.hash).toString('hex')
+    let isListed = false
+    if (record !== undefined && !record.isDeleted) {
+      if (link.blockCache?.path !== record.path || link.blockCache.sequence !== record.sequence) {
+        link.blockCache = { path: record.path, sequence: record.sequence, hashes: new Set(record.blocks.map(b => Buffer.from(b.hash).toString('hex'))) }
+      }
+      isListed = link.blockCache.hashes.has(key)
+    }
+    // Only blocks of what this folder holds now are served: a peer reads nothing it was not given.
+    const data = isListed ? await this.ctx.store.getBlock(request.hash) : undefined
+    if (data === undefined) {
+      await this.writeAndDrain({ type: 'response', id: request.id, error: 'NOT_AVAILABLE' } as Message)
+      return
+    }
+    this.blockBytesSent += data.byteLength
+    await this.writeAndDrain({ type: 'response', id: request.id, data } as Message)
+  }
+
+  private readonly lastProgress = new Map<string, string>()
+  /** Tells the peer how far behind we are, when that changed. */
+  private sendProgress (): void {
+    for (const link of this.links.values()) {
+      const text = `${link.puller.needFiles}:${link.puller.needBytes}:${link.appliedSequence}`
+      if (text === this.lastProgress.get(link.folder.id)) continue
+      this.lastProgress.set(link.folder.id, text)
+      this.write({ type: 'progress', folder: link.folder.id, needFiles: link.puller.needFiles, needBytes: link.puller.needBytes, sequence: link.appliedSequence } as Message)
+    }
+  }
+}
+
+function toWireRecord (r: StoredRecord): FileRecord {
+  const { inode: _inode, ...record } = r
+  return record
+}

@@ -1,0 +1,97 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import { Store } from '../../src/store/store.js'
+import { Scanner } from '../../src/fs/scanner.js'
+import { cleanupAll, tempDir } from '../helpers/cli.js'
+
+async function setup () {
+  const dir = tempDir()
+  const root = join(dir, 'folder')
+  mkdirSync(join(root, '.lansync'), { recursive: true })
+  const store = await Store.open(join(dir, 'db'))
+  const scanner = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa' })
+  return { root, store, scanner }
+}
+
+test('scan detects add, modify, delete and rename; unchanged files are not rehashed', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'a.txt'), 'alpha')
+  mkdirSync(join(root, 'sub'))
+  writeFileSync(join(root, 'sub', 'b.bin'), Buffer.alloc(100_000, 7))
+  symlinkSync('a.txt', join(root, 'link'))
+  let r = await scanner.scanAll()
+  assert.equal(r.added.sort(), ['a.txt', 'link', 'sub', 'sub/b.bin'])
+  assert.is(r.filesHashed, 2)
+
+  r = await scanner.scanAll()
+  assert.equal([r.added, r.modified, r.deleted], [[], [], []])
+  assert.is(r.filesHashed, 0, 'nothing rehashed when size, mtime and inode are unchanged')
+
+  writeFileSync(join(root, 'a.txt'), 'alpha, changed')
+  r = await scanner.scanAll()
+  assert.equal(r.modified, ['a.txt'])
+  const a = await store.getRecord('f1', 'a.txt')
+  assert.equal(a?.vector, { aaaaaaaaaaaaaaaa: 2 })
+
+  renameSync(join(root, 'sub', 'b.bin'), join(root, 'c.bin'))
+  r = await scanner.scanAll()
+  assert.equal(r.renamed, [{ from: 'sub/b.bin', to: 'c.bin' }])
+  assert.equal(r.deleted, ['sub/b.bin'])
+  assert.ok((await store.getRecord('f1', 'sub/b.bin'))?.isDeleted)
+
+  rmSync(join(root, 'sub'), { recursive: true })
+  r = await scanner.scanPaths(['sub'])
+  assert.equal(r.deleted, ['sub'])
+  await store.close()
+})
+
+test('a removed directory tombstones everything under it; ignore rules and our own files are skipped', async () => {
+  const { root, store, scanner } = await setup()
+  mkdirSync(join(root, 'd', 'e'), { recursive: true })
+  writeFileSync(join(root, 'd', 'e', 'x'), 'x')
+  writeFileSync(join(root, 'd', 'y'), 'y')
+  writeFileSync(join(root, 'skip.log'), 'log')
+  writeFileSync(join(root, '.lansync-tmp-partial'), 'temp')
+  writeFileSync(join(root, '.lansyncignore'), '*.log\n')
+  let r = await scanner.scanAll()
+  assert.equal(r.added.sort(), ['.lansyncignore', 'd', 'd/e', 'd/e/x', 'd/y'])
+  rmSync(join(root, 'd'), { recursive: true })
+  r = await scanner.scanPaths(['d'])
+  assert.equal(r.deleted.sort(), ['d', 'd/e', 'd/e/x', 'd/y'])
+  await store.close()
+})
+
+test('the scan refuses a folder whose marker is gone and records no deletion', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'keep.txt'), 'keep')
+  await scanner.scanAll()
+  rmSync(join(root, '.lansync'), { recursive: true })
+  rmSync(join(root, 'keep.txt'))
+  try {
+    await scanner.scanAll()
+    assert.unreachable('should refuse')
+  } catch (err: any) {
+    assert.is(err.code, 'FOLDER_MARKER_MISSING')
+  }
+  assert.is((await store.getRecord('f1', 'keep.txt'))?.isDeleted, false)
+  await store.close()
+})
+
+test('a mode change is a new version; a touch with the same content is not', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'run.sh'), '#!/bin/sh\n')
+  await scanner.scanAll()
+  chmodSync(join(root, 'run.sh'), 0o755)
+  let r = await scanner.scanAll()
+  assert.equal(r.modified, ['run.sh'])
+  writeFileSync(join(root, 'run.sh'), '#!/bin/sh\n') // same bytes, new mtime
+  r = await scanner.scanAll()
+  assert.equal(r.modified, [])
+  assert.is((await store.versions('f1', 'run.sh')).length, 2)
+  await store.close()
+})
+
+test.after(cleanupAll)
+test.run()
