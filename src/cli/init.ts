@@ -1,5 +1,5 @@
 // `lansync init` creates this device (key pair and config); `lansync id` prints its device ID.
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import type { Argv } from 'yargs'
 import { defaultConfig, homePaths, loadConfig, saveConfig, parseHostPort } from '../config.js'
 import { createIdentity, loadIdentity } from '../identity.js'
@@ -20,6 +20,7 @@ export function initCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         const config = defaultConfig()
         if (args.name !== undefined) config.deviceName = args.name
         if (args.listen !== undefined) { parseHostPort(args.listen, '--listen'); config.listen = args.listen }
+        mkdirSync(args.home, { recursive: true, mode: 0o700 })
         const identity = createIdentity(args.home)
         saveConfig(args.home, config)
         print(args, { deviceId: identity.deviceId, name: config.deviceName, home: args.home },

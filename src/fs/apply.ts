@@ -60,7 +60,8 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
     const s = await lstat(full)
     return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
   }
-  await assertUnchanged(root, record.path, local)
+  if (target === record.path) await assertUnchanged(root, record.path, local)
+  else await assertAbsent(root, target)
   if (record.kind === 'dir') {
     if (local !== undefined && !local.isDeleted && local.kind !== 'dir') await removeKnown(full, local)
     await mkdir(full, { recursive: true })
@@ -74,6 +75,16 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
   const s = await lstat(full)
   if (record.kind === 'dir') await utimes(full, record.mtimeMs / 1000, record.mtimeMs / 1000).catch(() => {})
   return { inode: s.ino, mtimeMs: Math.floor(record.kind === 'dir' ? record.mtimeMs : s.mtimeMs) }
+}
+
+/** Only mode and mtime change (same bytes): no rewrite. */
+export async function applyMetadata (root: string, record: FileRecord, local: StoredRecord | undefined): Promise<Applied> {
+  await assertUnchanged(root, record.path, local)
+  const full = joinFolderPath(root, record.path)
+  await chmod(full, record.mode & 0o7777)
+  await utimes(full, record.mtimeMs / 1000, record.mtimeMs / 1000)
+  const s = await lstat(full)
+  return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
 }
 
 /**

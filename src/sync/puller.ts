@@ -1,10 +1,10 @@
 // Brings one folder up to date with what one peer announced: plans each batch of remote records
 // against the index, fetches only the blocks the block store lacks (so renames, copies and old
 // versions cost nothing), and applies each action atomically inside the folder's write queue.
-import { planFolder, type Action } from '../core/plan.js'
+import { contentToFetch, planPath, type Action } from '../core/plan.js'
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
-import { applyDelete, applyRecord, LocalChangedError } from '../fs/apply.js'
+import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
 import type { StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import type { FolderRunner } from './folder-runner.js'
@@ -91,14 +91,13 @@ export class Puller {
 
   private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
     const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
-    const actions = planFolder({ local: () => local, remote: [remote], localDevice: this.localDevice, deviceLabel: this.deviceLabel })
-    return { action: actions[0], local }
+    return { action: planPath(local, remote, this.localDevice, this.deviceLabel), local }
   }
 
   /** Plans a record and fetches the blocks it needs, outside the write queue (scans go on meanwhile). */
   private async prefetch (remote: FileRecord): Promise<void> {
     const { action } = await this.plan(remote)
-    const content = action === undefined ? undefined : contentNeeded(action)
+    const content = action === undefined ? undefined : contentToFetch(action)
     if (content !== undefined) await this.ensureBlocks(content)
   }
 
@@ -106,7 +105,7 @@ export class Puller {
     await this.runner.exclusive(async () => {
       const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (action === undefined) return
-      const content = contentNeeded(action)
+      const content = contentToFetch(action)
       if (content !== undefined) await this.ensureBlocks(content) // usually all present already
       await this.apply(action, local)
     })
@@ -117,7 +116,9 @@ export class Puller {
     const store = this.runner.store
     switch (action.type) {
       case 'pull': {
-        const applied = await applyRecord(root, store, action.record, local)
+        const applied = action.isMetadataOnly && action.record.kind === 'file'
+          ? await applyMetadata(root, action.record, local)
+          : await applyRecord(root, store, action.record, local)
         const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
           Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
         await this.runner.commit([{ record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }])
@@ -126,7 +127,8 @@ export class Puller {
       case 'delete': {
         const isRemoved = await applyDelete(root, action.record.path, local)
         if (!isRemoved) {
-          this.onProblem({ path: action.record.path, code: 'DIR_NOT_EMPTY', message: 'kept: the directory holds files the other device does not know' })
+          // It still holds files the peer did not know of: those are edits, and the edit wins.
+          if (action.keepIfNotEmpty !== undefined) await this.runner.commit([{ record: { ...action.keepIfNotEmpty, inode: local?.inode ?? 0 } }])
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
@@ -170,11 +172,4 @@ export class Puller {
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
-}
-
-/** The record whose content an action needs in the block store, if any. */
-function contentNeeded (action: Action): FileRecord | undefined {
-  if (action.type === 'pull' && action.record.kind === 'file') return action.record
-  if (action.type === 'conflict') return action.winner === 'remote' ? action.record : action.loser
-  return undefined
 }

@@ -1,0 +1,208 @@
+// Streams a file through the content-defined chunker: SHA-256 per block and of the whole file in
+// one pass, in constant memory, handing each block to the caller (the store saves it there).
+// hashFileStable also proves the file did not change while it was read; a half-written file is never recorded.
+import { open, stat, type FileHandle } from 'node:fs/promises'
+import { constants as fsConstants, type Stats } from 'node:fs'
+import { createHash, hash as oneShotHash } from 'node:crypto'
+import { Chunker, chunkLengths, MAX_BLOCK_BYTES } from '../core/chunker.js'
+import type { BlockRef } from '../core/types.js'
+import { LansyncError } from '../errors.js'
+
+/** Bytes asked of the OS per read. Large reads amortise the thread-pool round trip. */
+const READ_BYTES = 4 * 1024 * 1024
+
+/** How often hashFileStable re-reads a file that changed under it before giving up. */
+const DEFAULT_MAX_TRIES = 3
+
+export interface HashResult {
+  /** The file's blocks in order; their sizes sum to sizeBytes. Empty for an empty file. */
+  blocks: BlockRef[]
+  /** SHA-256 of the whole content. */
+  hash: Uint8Array
+  sizeBytes: number
+}
+
+export interface StableHashResult extends HashResult {
+  /** fstat of the file that was read, taken after the read and equal to the one before it. */
+  stat: Stats
+}
+
+export interface HashFileOptions {
+  /**
+   * Called once per block, in file order, and awaited before reading on. `bytes` is a fresh copy
+   * owned by the callee: it stays valid and unchanged after the call (keep it, queue it, store it).
+   * An error thrown here aborts hashing and is passed through unchanged.
+   */
+  onBlock?: (hash: Uint8Array, bytes: Uint8Array) => void | Promise<void>
+  /** Aborting rejects with `signal.reason` at the next read boundary. */
+  signal?: AbortSignal
+}
+
+export interface HashFileStableOptions extends HashFileOptions {
+  /** Reads to attempt before throwing PATH_CHANGING; at least 1. */
+  maxTries?: number
+}
+
+/** SHA-256 of `bytes`. */
+export function sha256 (bytes: Uint8Array): Uint8Array {
+  return oneShotHash('sha256', bytes, 'buffer')
+}
+
+/** Blocks and whole hash of an in-memory buffer; the same result hashFile gives for a file with these bytes. */
+export function hashBytes (bytes: Uint8Array): HashResult {
+  const blocks: BlockRef[] = []
+  let offset = 0
+  for (const len of chunkLengths(bytes)) {
+    blocks.push({ hash: sha256(bytes.subarray(offset, offset + len)), sizeBytes: len })
+    offset += len
+  }
+  return { blocks, hash: sha256(bytes), sizeBytes: bytes.length }
+}
+
+/**
+ * Hashes the regular file at `path` (see HashFileOptions for onBlock). Reads until end of file,
+ * so the result describes whatever was read; use hashFileStable when the file may be changing.
+ * Errors: PATH_NOT_FOUND (ENOENT, ENOTDIR), PATH_UNREADABLE (permission, not a regular file, I/O).
+ */
+export async function hashFile (path: string, opts: HashFileOptions = {}): Promise<HashResult> {
+  const fh = await openRegular(path)
+  try {
+    return await hashHandle(fh, path, opts)
+  } finally {
+    await fh.close().catch(() => {})
+  }
+}
+
+/**
+ * hashFile that refuses to describe a file that changed while it was read. The file's size, mtime,
+ * ctime and inode are compared before and after the read (and the path must still name the same
+ * inode); on a difference it reads again, up to `maxTries` times, then throws PATH_CHANGING.
+ * onBlock also sees the blocks of discarded attempts; they are unreferenced and left to GC.
+ */
+export async function hashFileStable (path: string, opts: HashFileStableOptions = {}): Promise<StableHashResult> {
+  const { maxTries = DEFAULT_MAX_TRIES, ...hashOpts } = opts
+  if (!Number.isSafeInteger(maxTries) || maxTries < 1) throw new TypeError(`hashFileStable: maxTries must be a positive integer, got ${maxTries}`)
+  for (let attempt = 1; attempt <= maxTries; attempt++) {
+    const fh = await openRegular(path)
+    try {
+      const before = await fstat(fh, path)
+      const result = await hashHandle(fh, path, hashOpts)
+      const after = await fstat(fh, path)
+      const atPath = await stat(path).catch((err: unknown) => { throw mapFsError(err, path) })
+      if (isSameState(before, after) && after.size === result.sizeBytes && atPath.ino === after.ino && atPath.dev === after.dev) {
+        return { ...result, stat: after }
+      }
+    } finally {
+      await fh.close().catch(() => {})
+    }
+  }
+  throw new LansyncError('PATH_CHANGING', `${path} kept changing while it was read (${maxTries} tries)`)
+}
+
+function isSameState (a: Stats, b: Stats): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.dev === b.dev
+}
+
+/**
+ * Opens for reading and checks the handle really is a regular file. O_NONBLOCK keeps a FIFO
+ * that appeared at the path from blocking the open forever; it changes nothing for regular files.
+ */
+async function openRegular (path: string): Promise<FileHandle> {
+  let fh: FileHandle
+  try {
+    fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+  } catch (err) {
+    throw mapFsError(err, path)
+  }
+  try {
+    const s = await fstat(fh, path)
+    if (!s.isFile()) throw new LansyncError('PATH_UNREADABLE', `${path} is not a regular file`)
+    return fh
+  } catch (err) {
+    await fh.close().catch(() => {})
+    throw err
+  }
+}
+
+async function fstat (fh: FileHandle, path: string): Promise<Stats> {
+  try {
+    return await fh.stat()
+  } catch (err) {
+    throw mapFsError(err, path)
+  }
+}
+
+/** Maps an fs error to a LansyncError naming the path; anything that is not an fs error passes through. */
+function mapFsError (err: unknown, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (typeof code !== 'string' || err instanceof LansyncError) return err
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new LansyncError('PATH_NOT_FOUND', `${path} does not exist`, { cause: err })
+  }
+  const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code
+  return new LansyncError('PATH_UNREADABLE', `cannot read ${path}: ${why}`, { cause: err })
+}
+
+/**
+ * The read loop. Two buffers of MAX_BLOCK_BYTES + READ_BYTES alternate: while one is chunked and
+ * hashed, the next read fills the other at offset MAX_BLOCK_BYTES. The unfinished tail of a
+ * buffer (always < MAX_BLOCK_BYTES) is copied just in front of that offset, so every block is
+ * contiguous in one buffer and the chunker never sees a byte twice.
+ */
+async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions): Promise<HashResult> {
+  const { onBlock, signal } = opts
+  signal?.throwIfAborted()
+  const head = MAX_BLOCK_BYTES
+  const buffers = [Buffer.allocUnsafe(head + READ_BYTES), Buffer.allocUnsafe(head + READ_BYTES)]
+  const chunker = new Chunker()
+  const whole = createHash('sha256')
+  const blocks: BlockRef[] = []
+  let sizeBytes = 0
+  let current = 0
+  /** Bytes of the unfinished block, sitting just before `head` in buffers[current]. */
+  let carried = 0
+
+  const readInto = async (buf: Buffer, position: number): Promise<number> => {
+    try {
+      const { bytesRead } = await fh.read(buf, head, READ_BYTES, position)
+      return bytesRead
+    } catch (err) {
+      throw mapFsError(err, path)
+    }
+  }
+  const emit = async (bytes: Buffer): Promise<void> => {
+    const blockHash = sha256(bytes)
+    blocks.push({ hash: blockHash, sizeBytes: bytes.length })
+    if (onBlock !== undefined) await onBlock(blockHash, Buffer.from(bytes))
+  }
+
+  let next = readInto(buffers[current], 0)
+  try {
+    for (;;) {
+      const bytesRead = await next
+      signal?.throwIfAborted()
+      if (bytesRead === 0) break
+      const buf = buffers[current]
+      const other = buffers[current ^ 1]
+      sizeBytes += bytesRead
+      next = readInto(other, sizeBytes)
+      const fresh = buf.subarray(head, head + bytesRead)
+      whole.update(fresh)
+      let blockStart = head - carried
+      for (const len of chunker.push(fresh)) {
+        await emit(buf.subarray(blockStart, blockStart + len))
+        blockStart += len
+      }
+      carried = head + bytesRead - blockStart
+      buf.copy(other, head - carried, blockStart, head + bytesRead)
+      current ^= 1
+    }
+    const last = chunker.finish()
+    if (last > 0) await emit(buffers[current].subarray(head - last, head))
+  } finally {
+    // A read may still be in flight when onBlock or the signal threw: settle it before the
+    // caller closes the handle, and keep its rejection from going unhandled.
+    await next.catch(() => {})
+  }
+  return { blocks, hash: whole.digest(), sizeBytes }
+}

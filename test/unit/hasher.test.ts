@@ -1,0 +1,209 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { hashBytes, hashFile, hashFileStable, sha256 } from '../../src/fs/hasher.js'
+import { MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from '../../src/core/chunker.js'
+import { isLansyncError } from '../../src/errors.js'
+import { cleanupAll, tempDir } from '../helpers/cli.js'
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const plainSha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** Spans several 4 MiB reads, with a block straddling every read boundary, and an odd tail. */
+const DATA = randomBytes(9 * 1024 * 1024 + 12345)
+
+async function rejectsWith (p: Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await p
+  } catch (err) {
+    assert.ok(isLansyncError(err), `expected LansyncError, got ${String(err)}`)
+    assert.is((err as { code: string }).code, code)
+    return err as Error
+  }
+  assert.unreachable(`expected ${code}`)
+  throw new Error('unreachable')
+}
+
+test.after(cleanupAll)
+
+test('sha256 is SHA-256', () => {
+  assert.is(hex(sha256(new Uint8Array(0))), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  assert.is(hex(sha256(Buffer.from('abc'))), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+})
+
+test('hashBytes: blocks cover the bytes and are named by their SHA-256', () => {
+  const r = hashBytes(DATA)
+  assert.is(r.sizeBytes, DATA.length)
+  assert.is(hex(r.hash), plainSha(DATA))
+  let offset = 0
+  for (const b of r.blocks) {
+    assert.ok(b.sizeBytes <= MAX_BLOCK_BYTES)
+    assert.is(hex(b.hash), plainSha(DATA.subarray(offset, offset + b.sizeBytes)))
+    offset += b.sizeBytes
+  }
+  assert.is(offset, DATA.length)
+  assert.ok(r.blocks.length > 100)
+})
+
+test('hashFile equals hashBytes on the same data', async () => {
+  const path = join(tempDir(), 'data.bin')
+  writeFileSync(path, DATA)
+  const fromFile = await hashFile(path)
+  const fromBytes = hashBytes(DATA)
+  assert.is(fromFile.sizeBytes, fromBytes.sizeBytes)
+  assert.is(hex(fromFile.hash), hex(fromBytes.hash))
+  assert.equal(fromFile.blocks.map(b => [hex(b.hash), b.sizeBytes]), fromBytes.blocks.map(b => [hex(b.hash), b.sizeBytes]))
+})
+
+test('onBlock receives the exact bytes, in order, one call at a time, still valid afterwards', async () => {
+  const path = join(tempDir(), 'data.bin')
+  writeFileSync(path, DATA)
+  const received: Array<{ hash: string, bytes: Uint8Array }> = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const r = await hashFile(path, {
+    onBlock: async (hash, bytes) => {
+      inFlight += 1
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      received.push({ hash: hex(hash), bytes })
+      await new Promise(resolve => setImmediate(resolve)) // a store write takes a turn of the loop
+      inFlight -= 1
+    }
+  })
+  assert.is(maxInFlight, 1, 'each onBlock is awaited before the next')
+  assert.equal(received.map(x => x.hash), r.blocks.map(b => hex(b.hash)))
+  // Checked only now, after all reads: the bytes handed out were not overwritten by later reads.
+  for (const x of received) assert.is(plainSha(x.bytes), x.hash)
+  assert.ok(Buffer.concat(received.map(x => x.bytes)).equals(DATA))
+})
+
+test('empty and tiny files', async () => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'empty'), '')
+  writeFileSync(join(dir, 'tiny'), 'hello')
+  const calls: number[] = []
+  const empty = await hashFile(join(dir, 'empty'), { onBlock: (_h, b) => { calls.push(b.length) } })
+  assert.equal(empty.blocks, [])
+  assert.is(empty.sizeBytes, 0)
+  assert.is(hex(empty.hash), plainSha(new Uint8Array(0)))
+  assert.equal(calls, [])
+  assert.equal(hashBytes(new Uint8Array(0)), empty)
+  const tiny = await hashFileStable(join(dir, 'tiny'), { onBlock: (_h, b) => { calls.push(b.length) } })
+  assert.equal(tiny.blocks.map(b => b.sizeBytes), [5])
+  assert.is(hex(tiny.blocks[0].hash), plainSha(Buffer.from('hello')))
+  assert.is(tiny.stat.size, 5)
+  assert.equal(calls, [5])
+})
+
+test('a file of one forced-cut block size per read buffer boundary hashes like the bytes', async () => {
+  // All zeros: every block is cut at the maximum, so block ends land exactly on read boundaries.
+  const zeros = new Uint8Array(4 * 1024 * 1024 * 2 + MAX_BLOCK_BYTES)
+  const path = join(tempDir(), 'zeros')
+  writeFileSync(path, zeros)
+  const r = await hashFile(path)
+  assert.equal(r, hashBytes(zeros))
+  assert.ok(r.blocks.every(b => b.sizeBytes === MAX_BLOCK_BYTES))
+})
+
+test('missing paths are PATH_NOT_FOUND, naming the path', async () => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'file'), 'x')
+  const err = await rejectsWith(hashFile(join(dir, 'nope')), 'PATH_NOT_FOUND')
+  assert.match(err.message, join(dir, 'nope'))
+  await rejectsWith(hashFile(join(dir, 'file', 'below-a-file')), 'PATH_NOT_FOUND')
+  await rejectsWith(hashFileStable(join(dir, 'nope')), 'PATH_NOT_FOUND')
+})
+
+test('what cannot be read as a file is PATH_UNREADABLE (directory, FIFO), even as root', async () => {
+  const dir = tempDir()
+  mkdirSync(join(dir, 'sub'))
+  const err = await rejectsWith(hashFile(join(dir, 'sub')), 'PATH_UNREADABLE')
+  assert.match(err.message, join(dir, 'sub'))
+  await rejectsWith(hashFileStable(join(dir, 'sub')), 'PATH_UNREADABLE')
+  // A FIFO with no writer would block a plain open forever.
+  execFileSync('mkfifo', [join(dir, 'fifo')])
+  await rejectsWith(hashFileStable(join(dir, 'fifo')), 'PATH_UNREADABLE')
+})
+
+test('an error from onBlock passes through unchanged', async () => {
+  const path = join(tempDir(), 'data.bin')
+  writeFileSync(path, DATA)
+  const boom = new Error('store full')
+  let calls = 0
+  try {
+    await hashFile(path, { onBlock: async () => { calls += 1; if (calls === 3) throw boom } })
+    assert.unreachable()
+  } catch (err) {
+    assert.is(err, boom)
+  }
+  assert.is(calls, 3)
+})
+
+test('an abort signal stops hashing with its reason', async () => {
+  const path = join(tempDir(), 'data.bin')
+  writeFileSync(path, DATA)
+  const pre = new AbortController()
+  pre.abort(new Error('stopped early'))
+  try { await hashFile(path, { signal: pre.signal }); assert.unreachable() } catch (err) { assert.is((err as Error).message, 'stopped early') }
+  const mid = new AbortController()
+  let calls = 0
+  try {
+    await hashFile(path, { signal: mid.signal, onBlock: () => { calls += 1; if (calls === 1) mid.abort() } })
+    assert.unreachable()
+  } catch (err) {
+    assert.is((err as Error).name, 'AbortError')
+  }
+  // Aborts take effect at the next read: at most one read buffer's worth of blocks is still handed out.
+  assert.ok(calls < 4 * 1024 * 1024 / MIN_BLOCK_BYTES + 2, `${calls} calls`)
+})
+
+test('a file that changes while being hashed is re-read, never recorded half-written', async () => {
+  const path = join(tempDir(), 'growing.bin')
+  writeFileSync(path, DATA)
+  let calls = 0
+  const r = await hashFileStable(path, {
+    onBlock: () => {
+      calls += 1
+      if (calls === 1) appendFileSync(path, 'more') // a writer is still at work during the first read
+    }
+  })
+  const final = Buffer.concat([DATA, Buffer.from('more')])
+  assert.equal({ hash: hex(r.hash), sizeBytes: r.sizeBytes }, { hash: plainSha(final), sizeBytes: final.length })
+  assert.equal(r.blocks, hashBytes(final).blocks)
+  assert.is(r.stat.size, final.length)
+  assert.ok(calls > r.blocks.length, 'the discarded first read also handed out blocks')
+})
+
+test('a file replaced by rename while being hashed is re-read', async () => {
+  const dir = tempDir()
+  const path = join(dir, 'doc.bin')
+  writeFileSync(path, DATA)
+  const replacement = randomBytes(100_000)
+  let calls = 0
+  const r = await hashFileStable(path, {
+    onBlock: () => {
+      calls += 1
+      if (calls === 1) { writeFileSync(join(dir, 'tmp'), replacement); renameSync(join(dir, 'tmp'), path) }
+    }
+  })
+  // Unlinking the old inode bumps its ctime; the path now naming another inode is checked too.
+  assert.is(hex(r.hash), plainSha(replacement))
+  assert.is(r.sizeBytes, replacement.length)
+})
+
+test('a file that never holds still is PATH_CHANGING after maxTries reads', async () => {
+  const path = join(tempDir(), 'log.bin')
+  writeFileSync(path, DATA.subarray(0, 1_000_000))
+  let appends = 0
+  await rejectsWith(hashFileStable(path, {
+    maxTries: 2,
+    onBlock: () => { appends += 1; appendFileSync(path, 'x') }
+  }), 'PATH_CHANGING')
+  assert.ok(appends >= 2)
+  try { await hashFileStable(path, { maxTries: 0 }); assert.unreachable() } catch (err) { assert.instance(err, TypeError) }
+})
+
+test.run()

@@ -1,0 +1,114 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isInsideFolder, joinFolderPath, normaliseWirePath, toWirePath } from '../../src/core/paths.js'
+import { isLansyncError } from '../../src/errors.js'
+
+const valid: Array<[string, string]> = [
+  ['a', 'a'],
+  ['a/b/c.txt', 'a/b/c.txt'],
+  ['.hidden', '.hidden'],
+  ['...', '...'],
+  ['a/.lansync', 'a/.lansync'], // only the folder root's marker is reserved
+  ['.lansyncignore', '.lansyncignore'],
+  ['x.lansync-tmp-1', 'x.lansync-tmp-1'],
+  ['caf\u0065\u0301', 'caf\u00e9'], // NFD in, NFC out
+  ['日本/ファイル.txt', '日本/ファイル.txt'],
+  ['emoji 😀', 'emoji 😀'],
+  ['a'.repeat(255), 'a'.repeat(255)],
+  ['del\u007fchar', 'del\u007fchar']
+]
+for (const [input, expected] of valid) {
+  test(`accepts ${JSON.stringify(input).slice(0, 40)}`, () => {
+    assert.is(normaliseWirePath(input), expected)
+  })
+}
+
+const invalid: Array<[string, RegExp]> = [
+  ['', /is empty/],
+  ['/etc/passwd', /is absolute/],
+  ['/', /is absolute/],
+  ['.', /'\.' segment/],
+  ['..', /'\.\.' segment/],
+  ['../x', /'\.\.' segment/],
+  ['a/../../x', /'\.\.' segment/],
+  ['a/./b', /'\.' segment/],
+  ['a//b', /empty segment/],
+  ['a/', /ends with \//],
+  ['a\\b', /backslash/],
+  ['..\\x', /backslash/],
+  ['a\u0000b', /NUL/],
+  ['a\nb', /control character/],
+  ['a\u001fb', /control character/],
+  ['bad\ud800', /unpaired surrogate/],
+  ['a'.repeat(256), /longer than 255 bytes/],
+  ['é'.repeat(128), /longer than 255 bytes/], // 256 UTF-8 bytes in 128 characters
+  [Array(2049).fill('a').join('/'), /longer than 4096 bytes/],
+  ['.lansync', /\.lansync directory/],
+  ['.lansync/index', /\.lansync directory/],
+  ['.LanSync/x', /\.lansync directory/],
+  ['.lansync-tmp-123', /temp file/],
+  ['dir/.lansync-tmp-abc.part', /temp file/],
+  ['dir/.LANSYNC-TMP-abc', /temp file/]
+]
+for (const [input, pattern] of invalid) {
+  test(`rejects ${JSON.stringify(input).slice(0, 40)}`, () => {
+    try {
+      normaliseWirePath(input)
+    } catch (err) {
+      assert.ok(isLansyncError(err, 'PATH_INVALID'), String(err))
+      assert.match((err as Error).message, pattern)
+      assert.ok((err as Error).message.length < 400, 'message stays short')
+      return
+    }
+    assert.unreachable('accepted')
+  })
+}
+
+test('toWirePath normalises an OS relative path', () => {
+  assert.is(toWirePath('a/b'), 'a/b')
+  assert.is(toWirePath('caf\u0065\u0301/x'), 'caf\u00e9/x')
+  // On POSIX a backslash is part of a name, which the wire cannot carry.
+  assert.throws(() => toWirePath('a\\b'), (err: unknown) => isLansyncError(err, 'PATH_INVALID'))
+})
+
+test('isInsideFolder is lexical and includes the root itself', () => {
+  assert.ok(isInsideFolder('/data/f', '/data/f'))
+  assert.ok(isInsideFolder('/data/f', '/data/f/a/b'))
+  assert.ok(isInsideFolder('/data/f/', '/data/f/a'))
+  assert.ok(isInsideFolder('/data/f', '/data/f/..x'))
+  assert.not.ok(isInsideFolder('/data/f', '/data/fx'))
+  assert.not.ok(isInsideFolder('/data/f', '/data'))
+  assert.not.ok(isInsideFolder('/data/f', '/data/f/../g'))
+  assert.not.ok(isInsideFolder('/data/f', '/'))
+  assert.throws(() => isInsideFolder('relative', '/x'), TypeError)
+})
+
+test('joinFolderPath resolves below the root and refuses anything else', () => {
+  assert.is(joinFolderPath('/data/f', 'a/b.txt'), '/data/f/a/b.txt')
+  assert.is(joinFolderPath('/data/f/', 'caf\u0065\u0301'), '/data/f/caf\u00e9')
+  for (const bad of ['../x', '/etc/passwd', 'a/../../x', '', '.', 'a\u0000']) {
+    assert.throws(() => joinFolderPath('/data/f', bad), (err: unknown) => isLansyncError(err, 'PATH_INVALID'), bad)
+  }
+  assert.throws(() => joinFolderPath('relative/root', 'a'), TypeError)
+})
+
+test('accepted paths are fixed points and never escape a root (bounded random check)', () => {
+  let seed = 12345
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n }
+  const parts = ['a', 'b', '.', '..', '', '/', '\\', 'é', 'e\u0301', '\u0000', '.lansync', '.lansync-tmp-', 'x y']
+  for (let i = 0; i < 5000; i++) {
+    let p = ''
+    for (let j = rand(6); j >= 0; j--) p += parts[rand(parts.length)]
+    let wire: string
+    try { wire = normaliseWirePath(p) } catch (err) {
+      assert.ok(isLansyncError(err, 'PATH_INVALID'), String(err))
+      continue
+    }
+    assert.is(normaliseWirePath(wire), wire)
+    assert.is(wire, wire.normalize('NFC'))
+    const full = joinFolderPath('/root/folder', wire)
+    assert.ok(full.startsWith('/root/folder/'), `${p} -> ${full}`)
+  }
+})
+
+test.run()
