@@ -34,7 +34,8 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
       throw Object.assign(new Error(message), { isUsage: true, help: y.help })
     })
     .help()
-    .version()
+    // `--version N` belongs to `restore`; the package version is in `lansync status --json`.
+    .version(false)
 }
 
 export async function main (argv: string[]): Promise<void> {

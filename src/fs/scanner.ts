@@ -193,7 +193,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result)
       if (change === undefined) continue
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted
-      if (change.record.isDeleted) result.deleted.push(c.path)
+      if (change.origin === undefined) { /* only local facts (mtime, inode) refreshed: not a change */ } else if (change.record.isDeleted) result.deleted.push(c.path)
       else if (wasPresent) result.modified.push(c.path)
       else result.added.push(c.path)
       pending.push(change)

@@ -1,7 +1,7 @@
 // Brings one folder up to date with what one peer announced: plans each batch of remote records
 // against the index, fetches only the blocks the block store lacks (so renames, copies and old
 // versions cost nothing), and applies each action atomically inside the folder's write queue.
-import { contentToFetch, planPath, type Action } from '../core/plan.js'
+import { contentToFetch, isCopyNeeded, planPath, type Action } from '../core/plan.js'
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
@@ -141,15 +141,21 @@ export class Puller {
         await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
         return
       case 'conflict': {
-        // The loser's content is kept beside the file as a conflict copy; the scan records it as a new file.
-        await applyRecord(root, store, action.loser, undefined, action.conflictPath)
+        // The loser's content is kept beside the file as a conflict copy: the same record on
+        // every device, so copies made by several devices agree.
+        if (action.copy !== undefined) {
+          const existing = await store.getRecord(this.runner.folder.id, action.copy.path)
+          if (isCopyNeeded(action.copy, existing)) {
+            const copied = await applyRecord(root, store, action.copy, existing)
+            await this.runner.commit([{ record: { ...action.copy, ...copied }, origin: 'conflict' }])
+          }
+        }
         if (action.winner === 'remote') {
           const applied = await applyRecord(root, store, action.record, local)
           await this.runner.commit([{ record: { ...action.record, ...applied }, origin: 'remote' }])
         } else {
           await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
         }
-        void this.runner.scan([action.conflictPath])
         return
       }
     }

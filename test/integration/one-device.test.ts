@@ -67,7 +67,7 @@ test('20 edits while the agent runs give 20 restorable versions; a deleted file 
   const { dir, home, folder } = setupDevice()
   await cli(home, ['init'])
   await cli(home, ['folder', 'add', folder, '--label', 'docs'])
-  const agent = await startAgent(home, [])
+  const agent = await startAgent(home, ['--listen', '127.0.0.1:0'])
   const socket = join(home, 'agent.sock')
   const file = join(folder, 'notes.md')
   const contents: Buffer[] = []
@@ -149,7 +149,7 @@ test('prune keeps what the policy says and GC frees the rest', async () => {
   await cli(home, ['init'])
   await cli(home, ['folder', 'add', folder, '--label', 'docs'])
   const file = join(folder, 'big.bin')
-  const agent = await startAgent(home, [])
+  const agent = await startAgent(home, ['--listen', '127.0.0.1:0'])
   const socket = join(home, 'agent.sock')
   const contents: Buffer[] = []
   for (let i = 0; i < 5; i++) {
