@@ -61,7 +61,8 @@ export class Puller {
 
   close (): void { this.isClosed = true }
 
-  private async applyBatch (records: FileRecord[]): Promise<void> {
+  private async applyBatch (batch: FileRecord[]): Promise<void> {
+    const records = applyOrder(batch)
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
     const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
@@ -171,11 +172,30 @@ export class Puller {
       if (seen.has(key)) continue
       seen.add(key)
       if (await store.hasBlock(block.hash)) continue
-      fetches.push(this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
-        .then(async bytes => { await store.putBlock(block.hash, bytes) }))
+      const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
+        .then(async bytes => { await store.putBlock(block.hash, bytes) })
+      // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
+      fetched.catch(() => {})
+      fetches.push(fetched)
     }
     const results = await Promise.allSettled(fetches)
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
+}
+
+/**
+ * The order in which a batch is safe to apply: directories that appear, shallow first; then
+ * files and links; then deletions, deepest first, so a directory goes only after its children.
+ */
+function applyOrder (records: FileRecord[]): FileRecord[] {
+  const depth = (r: FileRecord): number => r.path.split('/').length
+  const rank = (r: FileRecord): number => r.isDeleted ? 2 : r.kind === 'dir' ? 0 : 1
+  return [...records].sort((a, b) => {
+    const byRank = rank(a) - rank(b)
+    if (byRank !== 0) return byRank
+    if (a.isDeleted) return depth(b) - depth(a)
+    if (a.kind === 'dir') return depth(a) - depth(b)
+    return 0
+  })
 }
