@@ -18,7 +18,7 @@ const step = text => console.log(`\n\x1b[1m== ${text}\x1b[0m`)
 function lansync (home, ...args) {
   console.log(`$ lansync ${args.join(' ')}   [${home === homeA ? 'A' : 'B'}]`)
   const out = execFileSync(process.execPath, [bin, '--home', home, ...args], { encoding: 'utf8' })
-  if (out.trim() !== '') console.log(out.trimEnd().split('\n').map(l => '  ' + l).join('\n'))
+  if (out.trim() !== '' && !args.includes('--json')) console.log(out.trimEnd().split('\n').map(l => '  ' + l).join('\n'))
   return out
 }
 async function freePort () {
@@ -54,6 +54,7 @@ try {
   step('Create two devices (their homes and folders are under ' + work + ')')
   const idA = JSON.parse(lansync(homeA, 'init', '--name', 'laptop', '--json')).deviceId
   const idB = JSON.parse(lansync(homeB, 'init', '--name', 'desktop', '--json')).deviceId
+  console.log(`  laptop  (A): ${idA}\n  desktop (B): ${idB}`)
   for (const home of [homeA, homeB]) {
     const file = join(home, 'config.json')
     const config = JSON.parse(readFileSync(file, 'utf8'))

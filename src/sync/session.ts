@@ -254,12 +254,13 @@ export class Session extends EventEmitter<SessionEvents> {
   private onRecords (folderId: string, records: FileRecord[], sequence: number, isLast: boolean, isInitial: boolean): void {
     const link = this.linkFor(folderId)
     void link.puller.enqueue(records).then(async () => {
+      if (this.isClosed) return // the agent may be closing its store; the peer resends from our last saved sequence
       if (sequence > link.appliedSequence) {
         link.appliedSequence = sequence
         await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence })
       }
       if (isInitial && isLast) link.isInitialReceived = true
-    }).catch(err => this.fail(err))
+    }).catch(err => { if (!this.isClosed) this.fail(err) })
   }
 
   private async serve (request: Extract<Message, { type: 'request' }>): Promise<void> {
