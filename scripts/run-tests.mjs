@@ -9,6 +9,9 @@ import { join, relative } from 'node:path'
 const root = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
 const jobs = Number(process.env.TEST_JOBS ?? 2)
+// A file that runs longer than this is killed with everything it started (agents included) and
+// counted as failed, so one hung test can never hold CI past its deadline.
+const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_S ?? 240) * 1000
 
 function findTests (dir) {
   const out = []
@@ -26,6 +29,10 @@ const files = args.length > 0
 
 // Unit tests are cheap and run in parallel; tests that start agents or namespaces run one at a time.
 const isSerial = f => !f.includes('/unit/')
+const running = new Set()
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => { for (const pid of running) { try { process.kill(-pid, 'SIGKILL') } catch {} } process.exit(130) })
+}
 let passed = 0; let failed = 0; let skipped = 0
 const failures = []
 
@@ -33,17 +40,25 @@ function runFile (file) {
   return new Promise(resolve => {
     const started = Date.now()
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe']
+      cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true
     })
+    running.add(child.pid)
+    let isTimedOut = false
+    const killGroup = () => { try { process.kill(-child.pid, 'SIGKILL') } catch {} }
+    const timer = setTimeout(() => { isTimedOut = true; killGroup() }, fileTimeoutMs)
     let out = ''
     child.stdout.on('data', d => { out += d })
     child.stderr.on('data', d => { out += d })
     child.on('close', code => {
+      clearTimeout(timer)
+      running.delete(child.pid)
+      killGroup() // agents a test forgot to stop must not outlive it
+      if (isTimedOut) out += `\nkilled: the file ran longer than ${fileTimeoutMs / 1000} s (TEST_FILE_TIMEOUT_S)`
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0)
       const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
       const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
       let bad = total - ok - skip
-      if (code !== 0 && bad === 0) bad = 1 // crashed outside a test: count the file as one failure
+      if ((code !== 0 || isTimedOut) && bad === 0) bad = 1 // crashed outside a test: count the file as one failure
       passed += ok; failed += bad; skipped += skip
       const name = relative(root, file)
       const secs = ((Date.now() - started) / 1000).toFixed(1)

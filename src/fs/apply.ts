@@ -40,8 +40,28 @@ export async function assertUnchanged (root: string, path: string, expected: Sto
   if (!isSame) throw new LocalChangedError(path)
 }
 
+/**
+ * Refuses to act on a path whose parent directories inside the folder include a symlink: a
+ * peer could otherwise send a link `d -> /etc` and then a file `d/x`, and write outside the folder.
+ */
+export async function assertRealParents (root: string, path: string): Promise<void> {
+  const parts = path.split('/').slice(0, -1)
+  let current = ''
+  for (const part of parts) {
+    current = current === '' ? part : `${current}/${part}`
+    try {
+      const s = await lstat(joinFolderPath(root, current))
+      if (!s.isDirectory()) throw new LansyncError('PATH_INVALID', `${path}: ${current} is not a real directory (a symlink or a file); refusing to write through it`)
+    } catch (err: any) {
+      if (err.code === 'ENOENT') return // created fresh below, as a real directory
+      throw err
+    }
+  }
+}
+
 /** Makes `path` hold `record` (file content from the block store, a dir, or a symlink). */
 export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path): Promise<Applied> {
+  await assertRealParents(root, target)
   const full = joinFolderPath(root, target)
   if (record.kind === 'file') {
     await writeFileAtomically({
@@ -79,6 +99,7 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
 
 /** Only mode and mtime change (same bytes): no rewrite. */
 export async function applyMetadata (root: string, record: FileRecord, local: StoredRecord | undefined): Promise<Applied> {
+  await assertRealParents(root, record.path)
   await assertUnchanged(root, record.path, local)
   const full = joinFolderPath(root, record.path)
   await chmod(full, record.mode & 0o7777)
@@ -92,6 +113,7 @@ export async function applyMetadata (root: string, record: FileRecord, local: St
  * still holds files the remote did not know (ignored or new ones) is kept: returns false.
  */
 export async function applyDelete (root: string, path: string, local: StoredRecord | undefined): Promise<boolean> {
+  await assertRealParents(root, path)
   await assertUnchanged(root, path, local)
   if (local === undefined || local.isDeleted) return true
   const full = joinFolderPath(root, path)

@@ -88,6 +88,8 @@ export class Session extends EventEmitter<SessionEvents> {
       const have = await this.ctx.store.getPeerState(folder.id, this.peerShort)
       folders.push({ id: folder.id, label: folder.label, epoch: meta.epoch, sequence: meta.sequence, haveEpoch: have?.epoch ?? '', haveSequence: have?.sequence ?? 0 })
     }
+    // The peer may have been refused while we read the store: timers armed now would outlive it.
+    if (this.isClosed) return
     this.write({ type: 'hello', protocol: PROTOCOL_VERSION, deviceName: this.ctx.deviceName, folders } as Message)
     this.pingTimer = setInterval(() => this.write({ type: 'ping' } as Message), PING_INTERVAL_MS)
     this.progressTimer = setInterval(() => this.sendProgress(), 1000)
@@ -137,6 +139,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private touch (): void {
     clearTimeout(this.idleTimer)
+    if (this.isClosed) return
     this.idleTimer = setTimeout(() => this.close('TRANSPORT_TIMEOUT', `nothing received for ${IDLE_TIMEOUT_MS / 1000} s`), IDLE_TIMEOUT_MS)
   }
 
