@@ -184,7 +184,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         files, dirs, bytes, deleted,
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
-        sharedWith: folder.sharedWith
+        sharedWith: folder.sharedWith,
+        problems: runner?.problemList() ?? []
       })
     }
     return {

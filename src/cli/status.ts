@@ -15,7 +15,38 @@ export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         ? 'No folders.'
         : table([['FOLDER', 'STATE', 'FILES', 'SIZE', 'PATH'], ...s.folders.map((f: any) => [
           f.label, f.state + (f.reason !== undefined && f.reason !== null ? `: ${f.reason as string}` : ''), String(f.files), formatBytes(f.bytes), f.path
-        ])])
+        ])]),
+      ...peerLines(s.peers ?? []),
+      ...problemLines(s.folders)
     ].join('\n'))
   })
+}
+
+/** One line per paired device: connected or not, then per shared folder in sync or what is left. */
+function peerLines (peers: any[]): string[] {
+  if (peers.length === 0) return []
+  const rows = peers.map(p => {
+    const sync = !p.isConnected
+      ? '-'
+      : (p.folders as any[]).map(f => {
+          const left = f.needFiles > 0 ? `receiving ${f.needFiles as number} files, ${formatBytes(f.needBytes)}` : f.peerNeedFiles > 0 ? `sending ${f.peerNeedFiles as number} files, ${formatBytes(f.peerNeedBytes)}` : f.isInitialReceived === false ? 'comparing' : 'in sync'
+          return `${f.label as string}: ${left}`
+        }).join('; ') || 'no shared folders'
+    const rates = p.isConnected ? `↓${formatBytes(Math.round(p.recvRateBps ?? 0))}/s ↑${formatBytes(Math.round(p.sendRateBps ?? 0))}/s` : ''
+    return [p.name ?? '', p.isConnected ? `connected ${p.address as string}` : 'not connected', sync, rates]
+  })
+  return ['', table([['DEVICE', 'CONNECTION', 'FOLDERS', 'RATE'], ...rows])]
+}
+
+/** Paths that could not be scanned or applied, per folder (the first few; --json lists all). */
+function problemLines (folders: any[]): string[] {
+  const lines: string[] = []
+  for (const f of folders) {
+    const problems: any[] = f.problems ?? []
+    if (problems.length === 0) continue
+    lines.push('', `${f.label as string}: ${problems.length} path${problems.length === 1 ? '' : 's'} with problems`)
+    for (const p of problems.slice(0, 10)) lines.push(`  ${p.path === '' ? '(folder)' : p.path as string}: ${p.code as string}: ${p.message as string}`)
+    if (problems.length > 10) lines.push(`  … ${problems.length - 10} more (lansync status --json)`)
+  }
+  return lines
 }

@@ -5,7 +5,12 @@ import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { LansyncError } from '../errors.js'
 
 export const MAX_PATH_BYTES = 4096
-export const MAX_SEGMENT_BYTES = 255
+/**
+ * Longest name on the wire. Deliberately above Linux's 255-byte NAME_MAX: NTFS allows 255 UTF-16
+ * units (up to 765 UTF-8 bytes), and a name this device cannot create must be its own per-file
+ * problem, not a reason to refuse the peer's whole manifest.
+ */
+export const MAX_SEGMENT_BYTES = 1024
 /** The marker/metadata directory at a folder root; never synced. */
 export const MARKER_SEGMENT = '.lansync'
 /** Prefix of the temp files written beside a target while applying; never synced. */

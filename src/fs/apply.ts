@@ -59,8 +59,35 @@ export async function assertRealParents (root: string, path: string): Promise<vo
   }
 }
 
+/**
+ * Turns a file-system error met while applying into a per-file LansyncError, so that one path this
+ * device cannot write (a name too long for it, no permission, a full disk) is reported and skipped
+ * while the other files go on. LansyncErrors (LOCAL_CHANGED above all) pass through unchanged.
+ */
+async function applying<T> (path: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err: any) {
+    if (err instanceof LansyncError || typeof err?.code !== 'string') throw err
+    const code: string = err.code
+    if (code === 'ENAMETOOLONG' || code === 'EILSEQ' || code === 'EINVAL') {
+      throw new LansyncError('PATH_UNREPRESENTABLE', `${path}: this name cannot exist on this device's file system (${code}); skipped, the other files go on`, { cause: err })
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new LansyncError('PATH_UNWRITABLE', `${path}: permission denied (${code})`, { cause: err })
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new LansyncError('DISK_FULL', `${path}: the disk is full (${code})`, { cause: err })
+    if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST' || code === 'ENOTEMPTY') {
+      throw new LansyncError('PATH_BLOCKED', `${path}: something else is in the way on disk (${code})`, { cause: err })
+    }
+    throw new LansyncError('PATH_APPLY_FAILED', `${path}: ${err.message as string}`, { cause: err })
+  }
+}
+
 /** Makes `path` hold `record` (file content from the block store, a dir, or a symlink). */
 export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path): Promise<Applied> {
+  return await applying(target, async () => await applyRecordUnmapped(root, store, record, local, target))
+}
+
+async function applyRecordUnmapped (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string): Promise<Applied> {
   await assertRealParents(root, target)
   const full = joinFolderPath(root, target)
   if (record.kind === 'file') {
@@ -99,6 +126,10 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
 
 /** Only mode and mtime change (same bytes): no rewrite. */
 export async function applyMetadata (root: string, record: FileRecord, local: StoredRecord | undefined): Promise<Applied> {
+  return await applying(record.path, async () => await applyMetadataUnmapped(root, record, local))
+}
+
+async function applyMetadataUnmapped (root: string, record: FileRecord, local: StoredRecord | undefined): Promise<Applied> {
   await assertRealParents(root, record.path)
   await assertUnchanged(root, record.path, local)
   const full = joinFolderPath(root, record.path)
@@ -113,6 +144,10 @@ export async function applyMetadata (root: string, record: FileRecord, local: St
  * still holds files the remote did not know (ignored or new ones) is kept: returns false.
  */
 export async function applyDelete (root: string, path: string, local: StoredRecord | undefined): Promise<boolean> {
+  return await applying(path, async () => await applyDeleteUnmapped(root, path, local))
+}
+
+async function applyDeleteUnmapped (root: string, path: string, local: StoredRecord | undefined): Promise<boolean> {
   await assertRealParents(root, path)
   await assertUnchanged(root, path, local)
   if (local === undefined || local.isDeleted) return true

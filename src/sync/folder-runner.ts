@@ -10,6 +10,12 @@ import type { Change, Store, StoredRecord } from '../store/store.js'
 
 export type FolderState = 'starting' | 'scanning' | 'idle' | 'stopped' | 'error'
 
+/** A path this device could not scan or apply, as `status` lists it until that path next commits. */
+export interface PathProblem extends ScanProblem { timeMs: number, source: 'scan' | 'sync' }
+
+/** Problems kept per folder; beyond this the oldest are forgotten (the log still has them). */
+const MAX_PROBLEMS = 1000
+
 interface FolderRunnerEvents {
   /** Records this device changed (committed to the index); the sync layer announces them. */
   changed: [StoredRecord[]]
@@ -41,6 +47,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   state: FolderState = 'starting'
   stateReason: string | undefined
   lastScanMs = 0
+  /** Current per-path problems, oldest first; a path leaves once a version of it is committed. */
+  private readonly problems = new Map<string, PathProblem>()
 
   constructor ({ folder, store, device, isWatching = true, retryMs = 10_000 }: FolderRunnerOptions) {
     super()
@@ -49,11 +57,12 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.retryMs = retryMs
     this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device })
     this.scanner.on('progress', p => this.emit('progress', p))
-    this.scanner.on('problem', p => this.emit('problem', p))
+    this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
+    this.on('changed', records => { for (const r of records) this.problems.delete(r.path) })
     if (isWatching) {
       this.watcher = new FolderWatcher({ root: folder.path })
       this.watcher.on('batch', paths => { void this.scan(paths) })
-      this.watcher.on('error', err => this.emit('problem', { path: '', code: 'WATCH_FAILED', message: err.message }))
+      this.watcher.on('error', err => this.reportProblem({ path: '', code: 'WATCH_FAILED', message: err.message }, 'scan'))
     }
   }
 
@@ -94,6 +103,25 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     return stored
   }
 
+  /** Records and announces a per-path problem (a name this file system cannot hold, a denied write…). */
+  reportProblem (problem: ScanProblem, source: PathProblem['source']): void {
+    this.problems.delete(problem.path)
+    this.problems.set(problem.path, { ...problem, timeMs: Date.now(), source })
+    if (this.problems.size > MAX_PROBLEMS) this.problems.delete(this.problems.keys().next().value as string)
+    this.emit('problem', problem)
+  }
+
+  problemList (): PathProblem[] { return [...this.problems.values()] }
+
+  /** A scan problem under a rescanned path that this scan did not meet again is gone. */
+  private forgetScanProblems (paths: Set<string>, result: ScanResult): void {
+    const still = new Set(result.problems.map(p => p.path))
+    const isUnder = (path: string): boolean => [...paths].some(p => p === '' || path === p || path.startsWith(p + '/'))
+    for (const [path, problem] of this.problems) {
+      if (problem.source === 'scan' && !still.has(path) && isUnder(path)) this.problems.delete(path)
+    }
+  }
+
   async close (): Promise<void> {
     this.isClosed = true
     clearTimeout(this.retryTimer)
@@ -106,6 +134,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.setState('scanning')
     try {
       const result = await this.scanner.scanPaths(paths)
+      this.forgetScanProblems(paths, result)
       this.lastScanMs = Date.now()
       this.setState('idle')
       this.emit('scanned', result)

@@ -168,7 +168,6 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     const session = new Session(conn, deviceId, deviceShort(conn.remotePublicKey), this.ctx)
     this.sessions.set(deviceId, session)
     this.emit('log', `connected to ${this.nameOf(deviceId)} at ${conn.remoteAddress}`)
-    session.on('problem', p => this.emit('log', `${p.folder}: ${p.path}: ${p.message}`))
     session.once('close', reason => {
       const t = this.totals.get(deviceId) ?? { bytesSent: 0, bytesReceived: 0, blockBytesSent: 0, blockBytesReceived: 0 }
       t.bytesSent += conn.bytesSent

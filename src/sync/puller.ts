@@ -9,14 +9,12 @@ import type { StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import type { FolderRunner } from './folder-runner.js'
 
-export interface PullProblem { path: string, code: string, message: string }
 
 export interface PullerOptions {
   runner: FolderRunner
   fetcher: BlockFetcher
   localDevice: string
   deviceLabel: (short: string) => string
-  onProblem: (p: PullProblem) => void
 }
 
 export class Puller {
@@ -24,19 +22,17 @@ export class Puller {
   private readonly fetcher: BlockFetcher
   private readonly localDevice: string
   private readonly deviceLabel: (short: string) => string
-  private readonly onProblem: (p: PullProblem) => void
   private queue: Promise<void> = Promise.resolve()
   /** Files and content bytes still to pull from this peer (for status and `progress`). */
   needFiles = 0
   needBytes = 0
   private isClosed = false
 
-  constructor ({ runner, fetcher, localDevice, deviceLabel, onProblem }: PullerOptions) {
+  constructor ({ runner, fetcher, localDevice, deviceLabel }: PullerOptions) {
     this.runner = runner
     this.fetcher = fetcher
     this.localDevice = localDevice
     this.deviceLabel = deviceLabel
-    this.onProblem = onProblem
   }
 
   /** Queues a batch of remote records; batches apply in arrival order. */
@@ -82,7 +78,7 @@ export class Puller {
             continue
           }
           if (!isLansyncError(err)) throw err
-          this.onProblem({ path: remote.path, code: err.code, message: err.message })
+          this.runner.reportProblem({ path: remote.path, code: err.code, message: err.message }, 'sync')
           if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
           break
         }

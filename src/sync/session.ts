@@ -12,7 +12,7 @@ import type { Store, StoredRecord } from '../store/store.js'
 import type { FolderConfig } from '../config.js'
 import { BlockFetcher } from './block-fetcher.js'
 import { ManifestSender } from './manifest-sender.js'
-import { Puller, type PullProblem } from './puller.js'
+import { Puller } from './puller.js'
 import type { FolderRunner } from './folder-runner.js'
 
 export const PING_INTERVAL_MS = 20_000
@@ -47,7 +47,6 @@ interface FolderLink {
 
 interface SessionEvents {
   close: [string]
-  problem: [PullProblem & { folder: string }]
 }
 
 export class Session extends EventEmitter<SessionEvents> {
@@ -214,8 +213,7 @@ export class Session extends EventEmitter<SessionEvents> {
           runner: mine.runner,
           fetcher: this.fetcher,
           localDevice: this.ctx.localDevice,
-          deviceLabel: this.ctx.deviceLabel,
-          onProblem: p => this.emit('problem', { ...p, folder: mine.folder.label })
+          deviceLabel: this.ctx.deviceLabel
         }),
         peerEpoch: offered.epoch,
         appliedSequence: 0,

@@ -15,6 +15,7 @@ const valid: Array<[string, string]> = [
   ['日本/ファイル.txt', '日本/ファイル.txt'],
   ['emoji 😀', 'emoji 😀'],
   ['a'.repeat(255), 'a'.repeat(255)],
+  ['語'.repeat(255), '語'.repeat(255)], // 765 UTF-8 bytes: a legal NTFS name
   ['del\u007fchar', 'del\u007fchar']
 ]
 for (const [input, expected] of valid) {
@@ -40,8 +41,8 @@ const invalid: Array<[string, RegExp]> = [
   ['a\nb', /control character/],
   ['a\u001fb', /control character/],
   ['bad\ud800', /unpaired surrogate/],
-  ['a'.repeat(256), /longer than 255 bytes/],
-  ['é'.repeat(128), /longer than 255 bytes/], // 256 UTF-8 bytes in 128 characters
+  ['a'.repeat(1025), /longer than 1024 bytes/],
+  ['é'.repeat(513), /longer than 1024 bytes/], // 1026 UTF-8 bytes in 513 characters
   [Array(2049).fill('a').join('/'), /longer than 4096 bytes/],
   ['.lansync', /\.lansync directory/],
   ['.lansync/index', /\.lansync directory/],
