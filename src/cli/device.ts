@@ -1,6 +1,8 @@
 // `lansync device add|list|remove` and `lansync folder share|unshare|accept|offers`.
 import type { Argv } from 'yargs'
-import { loadConfig, updateConfig } from '../config.js'
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { loadConfig, updateConfig, type FolderConfig } from '../config.js'
 import { loadIdentity } from '../identity.js'
 import { addDevice, removeDevice, shareFolder, unshareFolder } from '../ops/devices.js'
 import { addFolder } from '../ops/folders.js'
@@ -60,14 +62,23 @@ export function sharingCommands (y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         print(args, { folder: folder.id, device: device.id }, () => `No longer sharing "${folder.label}" with "${device.name}"`)
       })
     .command('offers', 'folders paired devices offered to share with this one', y => y, args => {
-      const { offers } = loadConfig(args.home)
-      print(args, offers, () => offers.length === 0 ? 'No folder offers.' : table([['FOLDER ID', 'LABEL', 'FROM'], ...offers.map(o => [o.folderId, o.label, o.fromDevice])]))
+      const { offers, devices } = loadConfig(args.home)
+      const nameOf = (id: string): string => devices.find(d => d.id === id)?.name ?? ''
+      print(args, offers, () => offers.length === 0
+        ? 'No folder offers.'
+        : table([['FOLDER ID', 'LABEL', 'FROM', 'DEVICE ID'], ...offers.map(o => [o.folderId, o.label, nameOf(o.fromDevice), o.fromDevice])]) +
+          '\nAccept one with `lansync folder accept FOLDER-ID PATH`.')
     })
     .command('accept <id> <path>', 'accept a folder a device offered, syncing it into PATH',
       y => y.positional('id', { type: 'string', demandOption: true, describe: 'folder ID from `lansync folder offers`' })
         .positional('path', { type: 'string', demandOption: true }),
       async args => {
-        const folder = updateConfig(args.home, c => {
+        // Like Syncthing, accepting into a path that does not exist yet creates it (and only it:
+        // if the accept fails, the new empty directory goes again).
+        const target = resolve(args.path)
+        const isCreated = !existsSync(target)
+        if (isCreated) mkdirSync(target, { recursive: true })
+        const accept = (): FolderConfig => updateConfig(args.home, c => {
           const offer = c.offers.find(o => o.folderId === args.id)
           if (offer === undefined) throw new LansyncError('FOLDER_NOT_FOUND', `no device offered folder ${args.id} (see \`lansync folder offers\`)`)
           const added = addFolder(c, args.home, { path: args.path, id: offer.folderId, label: c.folders.some(f => f.label === offer.label) ? offer.folderId : offer.label })
@@ -75,6 +86,13 @@ export function sharingCommands (y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           c.offers = c.offers.filter(o => o.folderId !== args.id)
           return added
         })
+        let folder: FolderConfig
+        try {
+          folder = accept()
+        } catch (err) {
+          if (isCreated) rmdirSync(target)
+          throw err
+        }
         await notifyAgent(args.home)
         print(args, folder, () => `Accepted "${folder.label}" into ${folder.path}, shared with ${folder.sharedWith.length} device(s)`)
       })
