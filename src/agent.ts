@@ -122,6 +122,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Starts runners for new folders and stops those for removed ones (after a config change). */
   private async syncFolders (): Promise<void> {
     if (!this.isRunning) return
+  /** Live per-peer state (connections, what is left per folder, rates): cheap, for progress bars. */
+  peerStatus (): ReturnType<PeerManager['status']> { return this.peers?.status() ?? [] }
+
     const wanted = new Map(this.config.folders.filter(f => !f.isPaused).map(f => [f.id, f]))
     for (const [id, runner] of this.runners) {
       const folder = wanted.get(id)

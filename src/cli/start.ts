@@ -1,7 +1,7 @@
 // `lansync start`: runs the agent in the foreground until Ctrl-C / SIGTERM.
 import type { Argv } from 'yargs'
 import { Agent } from '../agent.js'
-import { progressBar, type Bar } from './output.js'
+import { LiveBars } from './live-bars.js'
 import type { GlobalArgs } from './main.js'
 
 export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -9,26 +9,29 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' }),
     async args => {
     const agent = await Agent.open(args.home)
-    const bars = new Map<string, Bar>()
+    const bars = new LiveBars(args)
     const say = (line: string): void => {
       if (args.json) process.stdout.write(JSON.stringify({ timeMs: Date.now(), message: line }) + '\n')
-      else process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+      else bars.log(`${new Date().toISOString()} ${line}`)
     }
     agent.on('log', say)
-    agent.on('progress', p => {
-      let bar = bars.get(p.folder)
-      if (bar === undefined) { bar = progressBar(args, `scanning ${p.folder}`); bars.set(p.folder, bar) }
-      bar.update(p.bytesDone, p.bytesTotal)
-    })
+    agent.on('progress', p => bars.setScan(p.folder, p.bytesDone, p.bytesTotal))
+    // Transfers: the peers' state is sampled twice a second (only when bars are shown).
+    const transferTimer = bars.isActive ? setInterval(() => bars.showTransfers(agent.peerStatus()), 500) : undefined
+    transferTimer?.unref()
     agent.on('scanned', r => {
-      bars.get(r.folder)?.stop()
-      bars.delete(r.folder)
+      bars.remove(`scan/${r.folder}`)
       const parts = [['added', r.added.length], ['modified', r.modified.length], ['deleted', r.deleted.length], ['renamed', r.renamed.length]]
         .filter(([, n]) => (n as number) > 0).map(([w, n]) => `${n as number} ${w as string}`)
       if (parts.length > 0) say(`${r.folder}: ${parts.join(', ')}`)
     })
     const stopped = new Promise<void>(resolve => {
-      const stop = (): void => { say('stopping'); void agent.close().then(resolve) }
+      const stop = (): void => {
+        clearInterval(transferTimer)
+        bars.stop()
+        say('stopping')
+        void agent.close().then(resolve)
+      }
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })

@@ -40,12 +40,19 @@ export class Puller {
     const pending = records.filter(r => r.kind === 'file' && !r.isDeleted)
     this.needFiles += pending.length
     this.needBytes += pending.reduce((n, r) => n + r.sizeBytes, 0)
+    // Each file leaves the counts once it is handled (applied, skipped or failed), so progress
+    // moves file by file; whatever a failed batch left is dropped at its end.
+    const remaining = new Set(pending)
+    const settle = (record: FileRecord): void => {
+      if (!remaining.delete(record)) return
+      this.needFiles -= 1
+      this.needBytes -= record.sizeBytes
+    }
     const run = this.queue.then(async () => {
       try {
-        if (!this.isClosed) await this.applyBatch(records)
+        if (!this.isClosed) await this.applyBatch(records, settle)
       } finally {
-        this.needFiles -= pending.length
-        this.needBytes -= pending.reduce((n, r) => n + r.sizeBytes, 0)
+        for (const record of [...remaining]) settle(record)
       }
     })
     this.queue = run.catch(() => {})
@@ -57,7 +64,7 @@ export class Puller {
 
   close (): void { this.isClosed = true }
 
-  private async applyBatch (batch: FileRecord[]): Promise<void> {
+  private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
     const records = applyOrder(batch)
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
@@ -83,6 +90,7 @@ export class Puller {
           break
         }
       }
+      settle(remote)
     }
   }
 
