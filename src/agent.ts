@@ -99,6 +99,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.store.close()
   }
 
+  /** Live per-peer state (connections, what is left per folder, rates): cheap, for progress bars. */
+  peerStatus (): ReturnType<PeerManager['status']> { return this.peers?.status() ?? [] }
+
   /** One entry point for every operation the CLI asks for, locally or over the control socket. */
   async call (method: string, params: any, onProgress: (p: unknown) => void = () => {}): Promise<unknown> {
     const ctx = this.opsContext()
@@ -122,9 +125,6 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Starts runners for new folders and stops those for removed ones (after a config change). */
   private async syncFolders (): Promise<void> {
     if (!this.isRunning) return
-  /** Live per-peer state (connections, what is left per folder, rates): cheap, for progress bars. */
-  peerStatus (): ReturnType<PeerManager['status']> { return this.peers?.status() ?? [] }
-
     const wanted = new Map(this.config.folders.filter(f => !f.isPaused).map(f => [f.id, f]))
     for (const [id, runner] of this.runners) {
       const folder = wanted.get(id)
