@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import { bumpVector } from '../core/clock.js'
 import type { DeviceShort, FileKind } from '../core/types.js'
 import { LansyncError, isLansyncError } from '../errors.js'
+import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
 import { hashFileStable } from './hasher.js'
@@ -127,6 +128,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         const kind: FileKind | undefined = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : undefined
         if (kind === undefined) { this.problem(result, current, 'PATH_UNSUPPORTED', 'not a file, directory or symlink; skipped'); continue }
         if (this.ignore.isIgnored(current, kind === 'dir')) continue
+        const unsyncable = whyUnsyncable(current)
+        if (unsyncable !== undefined) { this.problem(result, current, 'PATH_UNSYNCABLE', unsyncable); continue }
         seen.add(current)
         const previous = await this.store.getRecord(this.folderId, current)
         const candidate: Candidate = { path: current, kind, sizeBytes: kind === 'file' ? s.size : 0, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, previous, isGone: false }
@@ -271,6 +274,21 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     result.problems.push(problem)
     this.emit('problem', problem)
   }
+}
+
+/**
+ * Why a local name cannot go on the wire (protocol.md, "Paths"): a backslash or control character,
+ * or a name not in Unicode NFC, which a peer would store under another name. Such a path is
+ * reported and left alone (never indexed, so never sent, never deleted anywhere); undefined if fine.
+ */
+function whyUnsyncable (path: string): string | undefined {
+  try {
+    if (normaliseWirePath(path) !== path) return 'the name is not in Unicode NFC form, so other devices would store it under a different name; rename it to sync it'
+  } catch (err) {
+    if (isLansyncError(err)) return `${err.message.replace(/^path /, 'the name ')}; rename it to sync it`
+    throw err
+  }
+  return undefined
 }
 
 /** Drops paths already covered by an ancestor in the list ('' covers everything). */

@@ -76,5 +76,20 @@ test('a name too long for this file system is a per-file problem, not a broken s
   await a.stop()
 })
 
+test('a local name that cannot go on the wire stays local, is reported, and the rest syncs', async () => {
+  const [a, b] = await makeCluster(['a', 'b'])
+  writeFileSync(join(a.folder, 'back\\slash.txt'), 'only here')
+  writeFileSync(join(a.folder, 'ok.txt'), 'travels')
+  await a.start(); await b.start()
+  await waitFor(() => existsSync(join(b.folder, 'ok.txt')), { what: 'ok.txt on b', timeoutMs: 20_000 })
+  const status = (await cli(a.home, ['status', '--json'])).json
+  assert.equal(status.folders[0].problems.map((p: any) => [p.path, p.code]), [['back\\slash.txt', 'PATH_UNSYNCABLE']])
+  writeFileSync(join(a.folder, 'later.txt'), 'still syncing')
+  await waitFor(() => existsSync(join(b.folder, 'later.txt')), { what: 'a later file on b', timeoutMs: 20_000 })
+  assert.not.ok(existsSync(join(b.folder, 'back\\slash.txt')))
+  assert.is(readFileSync(join(a.folder, 'back\\slash.txt'), 'utf8'), 'only here')
+  await a.stop(); await b.stop()
+})
+
 test.after(cleanupAll)
 test.run()

@@ -93,5 +93,28 @@ test('a mode change is a new version; a touch with the same content is not', asy
   await store.close()
 })
 
+test('names that cannot go on the wire are reported per file and never indexed', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'fine.txt'), 'ok')
+  writeFileSync(join(root, 'back\\slash.txt'), 'x')
+  writeFileSync(join(root, 'tab\tname.txt'), 'x')
+  writeFileSync(join(root, 'cafe\u0301.txt'), 'x') // NFD: a peer would store it as café.txt
+  mkdirSync(join(root, 'dir\\with'))
+  writeFileSync(join(root, 'dir\\with', 'inner.txt'), 'x')
+  const r = await scanner.scanAll()
+  assert.equal(r.added, ['fine.txt'])
+  assert.equal(r.problems.map(p => [p.path, p.code]).sort(), [
+    ['back\\slash.txt', 'PATH_UNSYNCABLE'], ['cafe\u0301.txt', 'PATH_UNSYNCABLE'], ['dir\\with', 'PATH_UNSYNCABLE'], ['tab\tname.txt', 'PATH_UNSYNCABLE']
+  ].sort())
+  assert.match(r.problems.find(p => p.path === 'back\\slash.txt')?.message ?? '', /contains a backslash; rename it to sync it/)
+  assert.match(r.problems.find(p => p.path === 'cafe\u0301.txt')?.message ?? '', /not in Unicode NFC/)
+  const indexed: string[] = []
+  for await (const rec of store.records('f1')) indexed.push(rec.path)
+  assert.equal(indexed, ['fine.txt'])
+  const again = await scanner.scanAll()
+  assert.equal([again.added, again.deleted], [[], []], 'nothing is ever taken as deleted either')
+  await store.close()
+})
+
 test.after(cleanupAll)
 test.run()
