@@ -14,6 +14,7 @@ import { encodeFrame } from '../../src/protocol/framing.js'
 import { encodeMessage, recordToWire } from '../../src/protocol/codec.js'
 import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js'
 import { cleanupAll, cli, waitFor } from '../helpers/cli.js'
+import { onMessages, sendMessage } from '../helpers/raw-peer.js'
 import { makeCluster, waitConverged } from '../helpers/cluster.js'
 
 const packr = new Packr({ useRecords: false })
@@ -70,17 +71,8 @@ test('bad peers are refused one by one while the good peer keeps syncing', async
     const conn = await dial()
     const claimed = Buffer.from('the real content')
     const record = { path: 'evil.txt', kind: 'file' as const, sizeBytes: claimed.length, mtimeMs: Date.now(), mode: 0o644, vector: { '00000000000000aa': 5 }, isDeleted: false, blocks: [{ hash: sha(claimed), sizeBytes: claimed.length }], hash: sha(claimed), linkTarget: '', modifiedBy: '00000000000000aa', sequence: 1 }
-    let buffered = Buffer.alloc(0)
-    conn.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk])
-      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32BE(0)) {
-        const n = buffered.readUInt32BE(0)
-        const message: any = packr.unpack(buffered.subarray(4, 4 + n))
-        buffered = buffered.subarray(4 + n)
-        if (message.type === 'request') {
-          conn.send(encodeFrame(encodeMessage({ type: 'response', id: message.id, data: Buffer.from('not the real bytes') } as Message)))
-        }
-      }
+    onMessages(conn, message => {
+      if (message.type === 'request') sendMessage(conn, { type: 'response', id: message.id, data: Buffer.from('not the real bytes') } as Message)
     })
     const isClosed = closed(conn)
     conn.send(encodeFrame(encodeMessage(hello())))

@@ -7,16 +7,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import crypto from 'hypercore-crypto'
-import { Packr } from 'msgpackr'
 import { Transport } from '../../src/net/transport.js'
 import { encodeDeviceId, decodeDeviceId } from '../../src/core/device-id.js'
 import { encodeFrame } from '../../src/protocol/framing.js'
 import { encodeMessage } from '../../src/protocol/codec.js'
 import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js'
 import { cleanupAll, cli, waitFor } from '../helpers/cli.js'
+import { onMessages, sendMessage } from '../helpers/raw-peer.js'
 import { makeCluster } from '../helpers/cluster.js'
 
-const packr = new Packr({ useRecords: false })
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
 
 test('a name too long for this file system is a per-file problem, not a broken sync', async () => {
@@ -40,18 +39,8 @@ test('a name too long for this file system is a per-file problem, not a broken s
   const conn = await transport.dial('127.0.0.1', a.port, decodeDeviceId(a.id))
   let closeReason: string | undefined
   conn.on('close', reason => { closeReason = reason })
-  let buffered = Buffer.alloc(0)
-  conn.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk])
-    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32BE(0)) {
-      const n = buffered.readUInt32BE(0)
-      const message: any = packr.unpack(buffered.subarray(4, 4 + n))
-      buffered = buffered.subarray(4 + n)
-      if (message.type === 'request') {
-        const data = blocks.get(Buffer.from(message.hash).toString('hex'))
-        conn.send(encodeFrame(encodeMessage({ type: 'response', id: message.id, data } as Message)))
-      }
-    }
+  onMessages(conn, message => {
+    if (message.type === 'request') sendMessage(conn, { type: 'response', id: message.id, data: blocks.get(Buffer.from(message.hash).toString('hex')) } as Message)
   })
   conn.send(encodeFrame(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, deviceName: 'ntfs-box', folders: [{ id: 'docs', label: 'docs', epoch: '0123456789abcdef', sequence: 2, haveEpoch: '', haveSequence: 0 }] } as Message)))
   conn.send(encodeFrame(encodeMessage({ type: 'manifest', folder: 'docs', records, sequence: 2, isLast: true } as Message)))
