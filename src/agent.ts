@@ -13,6 +13,7 @@ import { LansyncError } from './errors.js'
 import { deviceShort, decodeDeviceId } from './core/device-id.js'
 import { listHistory, pruneHistory, restoreFile, restoreFolderSnapshot, type OpsContext } from './ops/history.js'
 import type { ScanProblem, ScanProgress, ScanResult } from './fs/scanner.js'
+import { PairingHost, type PairingWindowState } from './sync/pairing-host.js'
 
 export interface AgentEvents {
   log: [string]
@@ -20,6 +21,8 @@ export interface AgentEvents {
   scanned: [{ folder: string } & ScanResult]
   problem: [{ folder: string } & ScanProblem]
   state: [{ folder: string, state: FolderState, reason?: string }]
+  /** A pairing window opened (its state) or closed (undefined): what mDNS announces. */
+  pairing: [PairingWindowState | undefined]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -33,6 +36,16 @@ export class Agent extends EventEmitter<AgentEvents> {
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
+  private readonly pairing = new PairingHost({
+    home: () => this.home,
+    identity: () => this.identity,
+    config: () => this.config,
+    listenAddress: () => this.peers?.listenAddress,
+    isRunning: () => this.isRunning && !this.isClosed,
+    reload: async () => { await this.call('reload', {}) },
+    onWindow: state => this.emit('pairing', state),
+    log: line => this.log(line)
+  })
 
   private constructor (home: string, config: Config, identity: Identity, store: Store) {
     super()
@@ -53,7 +66,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Starts the control socket, every folder (first scan, then watching), then the network. */
   async start ({ listen }: { listen?: string } = {}): Promise<void> {
     this.isRunning = true
-    this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress) => await this.call(method, params, onProgress))
+    this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress, signal) => await this.call(method, params, onProgress, signal))
     await this.control.listen()
     this.log(`device ${this.identity.deviceId} (${this.config.deviceName}) started`)
     await this.syncFolders()
@@ -92,6 +105,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   async close (): Promise<void> {
     if (this.isClosed) return
     this.isClosed = true
+    this.pairing.close()
     await this.control?.close()
     await this.peers?.close()
     for (const runner of this.runners.values()) await runner.close()
@@ -103,7 +117,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   peerStatus (): ReturnType<PeerManager['status']> { return this.peers?.status() ?? [] }
 
   /** One entry point for every operation the CLI asks for, locally or over the control socket. */
-  async call (method: string, params: any, onProgress: (p: unknown) => void = () => {}): Promise<unknown> {
+  async call (method: string, params: any, onProgress: (p: unknown) => void = () => {}, signal?: AbortSignal): Promise<unknown> {
     const ctx = this.opsContext()
     switch (method) {
       case 'history': return await listHistory(ctx, params)
@@ -118,6 +132,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { folders: this.config.folders.length }
       case 'rescan': return await this.rescan(params)
       case 'ping': return { deviceId: this.identity.deviceId }
+      case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
     }
   }
@@ -234,6 +249,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     return short
   }
+
+  /** The open pairing window, if any (mDNS announces its port while it is open). */
+  get pairingWindow (): PairingWindowState | undefined { return this.pairing.state }
 
   log (message: string): void {
     this.emit('log', message)

@@ -32,7 +32,7 @@ export function deviceCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         return { ...d, isConnected: peer?.isConnected === true, address: peer?.address }
       })
       print(args, rows, () => rows.length === 0
-        ? 'No paired devices: add one with `lansync device add DEVICE-ID --addr HOST:PORT`.'
+        ? 'No paired devices: pair one with `lansync pair`, or add one with `lansync device add DEVICE-ID --addr HOST:PORT`.'
         : table([['NAME', 'DEVICE ID', 'ADDRESSES', 'CONNECTED'], ...rows.map(d => [d.name, d.id, d.addresses.join(',') || '-', d.isConnected ? `yes (${String(d.address)})` : 'no'])]))
     })
     .command('remove <device>', 'unpair a device (its connection closes at once)',

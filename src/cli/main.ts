@@ -9,6 +9,7 @@ import { historyCommands } from './history.js'
 import { startCommand } from './start.js'
 import { statusCommand } from './status.js'
 import { deviceCommands } from './device.js'
+import { pairCommand } from './pair.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -25,6 +26,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = statusCommand(cli)
   cli = historyCommands(cli)
   cli = deviceCommands(cli)
+  cli = pairCommand(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

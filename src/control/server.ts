@@ -6,7 +6,8 @@ import net from 'node:net'
 import { rmSync, chmodSync } from 'node:fs'
 import { LansyncError, isLansyncError } from '../errors.js'
 
-export type Handler = (method: string, params: any, onProgress: (p: unknown) => void) => Promise<unknown>
+/** `signal` aborts when the caller's connection closes (a long call such as `pair.open` then stops). */
+export type Handler = (method: string, params: any, onProgress: (p: unknown) => void, signal: AbortSignal) => Promise<unknown>
 
 const MAX_LINE_BYTES = 1024 * 1024
 
@@ -44,7 +45,8 @@ export class ControlServer {
 
   private serve (socket: net.Socket): void {
     this.sockets.add(socket)
-    socket.on('close', () => this.sockets.delete(socket))
+    const gone = new AbortController()
+    socket.on('close', () => { this.sockets.delete(socket); gone.abort() })
     socket.on('error', () => {})
     let buffered = ''
     socket.on('data', chunk => {
@@ -54,19 +56,19 @@ export class ControlServer {
       while ((nl = buffered.indexOf('\n')) !== -1) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
-        void this.answer(socket, line)
+        void this.answer(socket, line, gone.signal)
       }
     })
   }
 
-  private async answer (socket: net.Socket, line: string): Promise<void> {
+  private async answer (socket: net.Socket, line: string, signal: AbortSignal): Promise<void> {
     let request: { id?: unknown, method?: unknown, params?: unknown }
     try { request = JSON.parse(line) } catch { socket.destroy(); return }
     const id = request.id
     const send = (body: object): void => { if (!socket.destroyed) socket.write(JSON.stringify({ id, ...body }) + '\n') }
     try {
       if (typeof request.method !== 'string') throw new LansyncError('CONTROL_FAILED', 'request without a method')
-      const result = await this.handler(request.method, request.params ?? {}, progress => send({ progress }))
+      const result = await this.handler(request.method, request.params ?? {}, progress => send({ progress }), signal)
       send({ result: result ?? null })
     } catch (err) {
       if (isLansyncError(err)) send({ error: { code: err.code, message: err.message } })
