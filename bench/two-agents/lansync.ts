@@ -1,0 +1,105 @@
+// lansync as a contender: two real agents (the CLI from the TypeScript sources, as the tests run
+// it) in temp homes, mDNS off, paired with static 127.0.0.1 addresses, sharing one folder.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { callAgent } from '../../src/control/client.js'
+import { checkLoopbackOnly, freePort, run, startChild, waitFor, withTimeout, type Child } from './procs.js'
+import type { Contender, WireCounters } from './contender.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const MAIN = join(ROOT, 'src/cli/main.ts')
+const FOLDER_ID = 'docs'
+
+interface Side { name: string, home: string, dir: string, id: string, port: number, agent?: Child }
+
+function lansync (home: string, args: string[]): string {
+  return run(process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 60_000 })
+}
+
+export class LansyncContender implements Contender {
+  readonly name = 'lansync'
+  readonly isSynchronous = false
+  readonly senderDir: string
+  readonly receiverDir: string
+  readonly ignoredAtRoot = ['.lansync']
+  readonly notes = [
+    'lansync: two agents (node --import tsx src/cli/main.ts start --listen 127.0.0.1:PORT --no-mdns), mDNS off in config; ' +
+      'changes are noticed by the sender\'s own file watcher (no scan is triggered); done = trees equal and the receiver\'s status shows the folder idle with nothing needed from the sender; ' +
+      'wire bytes = the receiver\'s status bytesReceived + bytesSent for the sender (application bytes before Noise encryption), block = blockBytesReceived'
+  ]
+
+  private readonly sender: Side
+  private readonly receiver: Side
+
+  constructor (workDir: string) {
+    this.sender = { name: 'sender', home: join(workDir, 'sender-home'), dir: join(workDir, 'sender'), id: '', port: 0 }
+    this.receiver = { name: 'receiver', home: join(workDir, 'receiver-home'), dir: join(workDir, 'receiver'), id: '', port: 0 }
+    this.senderDir = this.sender.dir
+    this.receiverDir = this.receiver.dir
+  }
+
+  async start (): Promise<string[]> {
+    const sides = [this.sender, this.receiver]
+    for (const side of sides) {
+      mkdirSync(side.dir, { recursive: true })
+      side.id = JSON.parse(lansync(side.home, ['init', '--name', side.name, '--json'])).deviceId
+      const configFile = join(side.home, 'config.json')
+      const config = JSON.parse(readFileSync(configFile, 'utf8'))
+      config.isMdnsEnabled = false
+      writeFileSync(configFile, JSON.stringify(config, null, 2))
+      side.port = await freePort()
+      lansync(side.home, ['folder', 'add', side.dir, '--id', FOLDER_ID, '--label', FOLDER_ID])
+    }
+    for (const [a, b] of [[this.sender, this.receiver], [this.receiver, this.sender]]) {
+      lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
+      lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
+    }
+    for (const side of sides) {
+      const agent = startChild(`lansync ${side.name}`, process.execPath,
+        ['--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+      side.agent = agent
+      await waitFor(() => {
+        if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
+        return agent.output().includes(' ready')
+      }, { timeoutMs: 60_000, what: `the lansync ${side.name} agent to start` })
+    }
+    await waitFor(async () => {
+      const [s, r] = await Promise.all([this.status(this.sender), this.status(this.receiver)])
+      return this.peerOf(s, this.receiver)?.isConnected === true && this.peerOf(r, this.sender)?.isConnected === true &&
+        s.folders.every((f: any) => f.state === 'idle') && r.folders.every((f: any) => f.state === 'idle')
+    }, { timeoutMs: 60_000, what: 'the lansync agents to connect' })
+    return this.checkNetwork()
+  }
+
+  checkNetwork (): string[] {
+    return [this.sender, this.receiver].map(side => checkLoopbackOnly(`lansync ${side.name}`, side.agent?.process.pid ?? -1))
+  }
+
+  async trigger (): Promise<void> {}
+
+  async isInSync (): Promise<boolean> {
+    const status = await this.status(this.receiver)
+    const peer = this.peerOf(status, this.sender)
+    const link = peer?.folders?.find((f: any) => f.folder === FOLDER_ID)
+    const folder = status.folders.find((f: any) => f.id === FOLDER_ID)
+    return peer?.isConnected === true && link?.isInitialReceived === true && link.needFiles === 0 && link.needBytes === 0 && folder?.state === 'idle'
+  }
+
+  async counters (): Promise<WireCounters> {
+    const peer = this.peerOf(await this.status(this.receiver), this.sender)
+    return { down: peer?.bytesReceived ?? 0, up: peer?.bytesSent ?? 0, blockBytes: peer?.blockBytesReceived ?? 0 }
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([this.sender, this.receiver].map(async side => await side.agent?.stop('SIGTERM', 15_000)))
+  }
+
+  private async status (side: Side): Promise<any> {
+    return await withTimeout(callAgent(join(side.home, 'agent.sock'), 'status', {}), 30_000, `lansync status of the ${side.name}`)
+  }
+
+  private peerOf (status: any, side: Side): any {
+    return status.peers.find((p: any) => p.deviceId === side.id)
+  }
+}
