@@ -18,7 +18,8 @@ export class BlockFetcher {
   private readonly send: BlockFetcherOptions['send']
   private readonly windowBytes: number
   private readonly pending = new Map<number, Pending>()
-  private readonly waiting: Array<() => void> = []
+  /** Fetches waiting for room in the window, first come first served. */
+  private readonly waiting: Array<{ sizeBytes: number, admit: () => void }> = []
   private nextId = 1
   private inFlightBytes = 0
   private closedWith: Error | undefined
@@ -32,14 +33,17 @@ export class BlockFetcher {
 
   /** Fetches one block; resolves with bytes whose SHA-256 equals `request.hash`. */
   async fetch (request: BlockRequest): Promise<Uint8Array> {
-    while (this.inFlightBytes > 0 && this.inFlightBytes + request.sizeBytes > this.windowBytes) {
-      if (this.closedWith !== undefined) throw this.closedWith
-      await new Promise<void>(resolve => this.waiting.push(resolve))
-    }
     if (this.closedWith !== undefined) throw this.closedWith
+    if (this.waiting.length > 0 || !this.fits(request.sizeBytes)) {
+      // Wait in line; release() admits (and counts) us once the window has room. Waking only the
+      // head keeps thousands of queued fetches from all waking on every response.
+      await new Promise<void>(resolve => this.waiting.push({ sizeBytes: request.sizeBytes, admit: resolve }))
+      if (this.closedWith !== undefined) throw this.closedWith
+    } else {
+      this.inFlightBytes += request.sizeBytes
+    }
     const id = this.nextId
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
-    this.inFlightBytes += request.sizeBytes
     return await new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { request, resolve, reject })
       this.send({ type: 'request', id, ...request })
@@ -75,11 +79,20 @@ export class BlockFetcher {
     for (const entry of this.pending.values()) entry.reject(err)
     this.pending.clear()
     this.inFlightBytes = 0
-    for (const wake of this.waiting.splice(0)) wake()
+    for (const waiter of this.waiting.splice(0)) waiter.admit()
+  }
+
+  /** A block always fits an empty window, however large. */
+  private fits (sizeBytes: number): boolean {
+    return this.inFlightBytes === 0 || this.inFlightBytes + sizeBytes <= this.windowBytes
   }
 
   private release (sizeBytes: number): void {
     this.inFlightBytes -= sizeBytes
-    for (const wake of this.waiting.splice(0)) wake()
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].sizeBytes)) {
+      const next = this.waiting.shift() as { sizeBytes: number, admit: () => void }
+      this.inFlightBytes += next.sizeBytes
+      next.admit()
+    }
   }
 }

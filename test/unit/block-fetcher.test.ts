@@ -1,0 +1,44 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createHash } from 'node:crypto'
+import { BlockFetcher } from '../../src/sync/block-fetcher.js'
+
+const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
+const block = (n: number, size = 100): Buffer => Buffer.alloc(size, n)
+
+test('requests stay within the byte window, go out in order, and each answer is hash-checked', async () => {
+  const sent: number[] = []
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), windowBytes: 250 })
+  const blocks = Array.from({ length: 10 }, (_, i) => block(i))
+  const results = blocks.map(async b => await fetcher.fetch({ folder: 'f', path: 'p', hash: sha(b), sizeBytes: b.length }))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent.length, 2, 'two 100-byte blocks fit a 250-byte window')
+  for (let i = 0; i < blocks.length; i++) {
+    await new Promise(resolve => setImmediate(resolve))
+    assert.ok(fetcher.inFlight <= 2)
+    fetcher.onResponse(sent[i], blocks[i], undefined)
+  }
+  const got = await Promise.all(results)
+  assert.equal(got.map(b => b[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.equal(sent, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'first come, first served')
+})
+
+test('a block larger than the window still goes out alone; a wrong block and close reject', async () => {
+  const sent: number[] = []
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), windowBytes: 50 })
+  const big = block(7, 200)
+  const p = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(big), sizeBytes: 200 })
+  const queued = fetcher.fetch({ folder: 'f', path: 'q', hash: sha(block(1)), sizeBytes: 100 })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent.length, 1)
+  assert.throws(() => fetcher.onResponse(sent[0], block(8, 200), undefined), (err: any) => err.code === 'PROTOCOL_BLOCK_HASH')
+  await p.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'PROTOCOL_BLOCK_HASH'))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent.length, 2, 'the next one went out once the window emptied')
+  fetcher.close(Object.assign(new Error('gone'), { code: 'TRANSPORT_CLOSED' }))
+  await queued.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'TRANSPORT_CLOSED'))
+  await fetcher.fetch({ folder: 'f', path: 'r', hash: sha(big), sizeBytes: 200 }).then(() => assert.unreachable(), (err: any) => assert.is(err.message, 'gone'))
+})
+
+test.after(() => {})
+test.run()
