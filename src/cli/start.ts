@@ -21,7 +21,9 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     transferTimer?.unref()
     agent.on('scanned', r => {
       bars.remove(`scan/${r.folder}`)
-      const parts = [['added', r.added.length], ['modified', r.modified.length], ['deleted', r.deleted.length], ['renamed', r.renamed.length]]
+      // A rename is also one added and one deleted path in the result; say it once.
+      const moves = r.renamed.length
+      const parts = [['added', r.added.length - moves], ['modified', r.modified.length], ['deleted', r.deleted.length - moves], ['renamed', moves]]
         .filter(([, n]) => (n as number) > 0).map(([w, n]) => `${n as number} ${w as string}`)
       if (parts.length > 0) say(`${r.folder}: ${parts.join(', ')}`)
     })

@@ -93,12 +93,14 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       await this.collectDeletions(path, seen, candidates, result)
     }
     const goneHashes = new Map<string, string>()
+    const goneByInode = new Map<number, StoredRecord>()
     for (const c of candidates) {
       if (c.isGone && c.previous !== undefined && c.previous.kind === 'file' && c.previous.sizeBytes > 0) {
         goneHashes.set(Buffer.from(c.previous.hash).toString('hex'), c.path)
+        if (c.previous.inode !== 0) goneByInode.set(c.previous.inode, c.previous)
       }
     }
-    await this.apply(candidates, result)
+    await this.apply(candidates, result, goneByInode)
     detectRenames(result, goneHashes)
     return result
   }
@@ -181,7 +183,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     for await (const record of this.store.records(this.folderId, path)) await check(record)
   }
 
-  private async apply (candidates: Candidate[], result: ScanResult): Promise<void> {
+  private async apply (candidates: Candidate[], result: ScanResult, goneByInode: Map<number, StoredRecord>): Promise<void> {
     const filesTotal = candidates.filter(c => c.kind === 'file' && !c.isGone).length
     const bytesTotal = candidates.reduce((n, c) => n + c.sizeBytes, 0)
     let pending: Change[] = []
@@ -193,7 +195,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       pendingBytes = 0
     }
     for (const c of candidates) {
-      const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result)
+      const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted
       if (change.origin === undefined) { /* only local facts (mtime, inode) refreshed: not a change */ } else if (change.record.isDeleted) result.deleted.push(c.path)
@@ -226,7 +228,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   }
 
   /** Hashes (if needed) and describes the new state of one path; undefined if it vanished or failed. */
-  private async describe (c: Candidate, result: ScanResult): Promise<Change | undefined> {
+  private async describe (c: Candidate, result: ScanResult, goneByInode: Map<number, StoredRecord>): Promise<Change | undefined> {
     const full = join(this.root, c.path)
     const base = {
       path: c.path,
@@ -237,6 +239,12 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       modifiedBy: this.device
     }
     try {
+      const moved = c.kind === 'file' && c.previous === undefined ? goneByInode.get(c.inode) : undefined
+      if (moved !== undefined && moved.sizeBytes === c.sizeBytes && moved.mtimeMs === c.mtimeMs) {
+        // A rename or move: the same inode, size and mtime that the index trusts on every rescan,
+        // so the content is known (and its blocks stored) without reading the file again.
+        return { record: { ...base, sizeBytes: moved.sizeBytes, mtimeMs: moved.mtimeMs, blocks: moved.blocks, hash: moved.hash, linkTarget: '', inode: c.inode }, origin: 'local' }
+      }
       if (c.kind === 'file') {
         const hashed = await hashFileStable(full, { onBlock: async (hash, bytes) => { await this.store.putBlock(hash, bytes) } })
         result.filesHashed += 1

@@ -1,6 +1,9 @@
 // Turns chokidar's stream of filesystem events into batches of touched relative paths: a batch is
 // released once the folder has been quiet for `quietMs`, or `maxDelayMs` after its first event,
-// so a storm of events becomes a few rescans and a single edit is picked up within milliseconds.
+// so a storm of events becomes a few rescans and a single edit is picked up within a quarter second.
+// The quiet period is long enough that chokidar's unlink and add of one rename (often 50-150 ms
+// apart) land in one batch: the scan then sees a rename, not an add (rehashing the whole file)
+// followed by a delete.
 import { EventEmitter } from 'node:events'
 import { relative, sep } from 'node:path'
 import { watch, type FSWatcher } from 'chokidar'
@@ -27,7 +30,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private quietTimer: NodeJS.Timeout | undefined
   private maxTimer: NodeJS.Timeout | undefined
 
-  constructor ({ root, quietMs = 60, maxDelayMs = 1000 }: FolderWatcherOptions) {
+  constructor ({ root, quietMs = 250, maxDelayMs = 2000 }: FolderWatcherOptions) {
     super()
     this.root = root
     this.quietMs = quietMs

@@ -35,10 +35,13 @@ test('scan detects add, modify, delete and rename; unchanged files are not rehas
   const a = await store.getRecord('f1', 'a.txt')
   assert.equal(a?.vector, { aaaaaaaaaaaaaaaa: 2 })
 
+  const before = await store.getRecord('f1', 'sub/b.bin')
   renameSync(join(root, 'sub', 'b.bin'), join(root, 'c.bin'))
   r = await scanner.scanAll()
   assert.equal(r.renamed, [{ from: 'sub/b.bin', to: 'c.bin' }])
   assert.equal(r.deleted, ['sub/b.bin'])
+  assert.is(r.filesHashed, 0, 'a renamed file (same inode, size, mtime) is not read again')
+  assert.equal((await store.getRecord('f1', 'c.bin'))?.blocks, before?.blocks)
   assert.ok((await store.getRecord('f1', 'sub/b.bin'))?.isDeleted)
 
   rmSync(join(root, 'sub'), { recursive: true })
