@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { homePaths, loadConfig, saveConfig, type Config } from './config.js'
 import { PeerManager } from './sync/peers.js'
+import { LanDiscovery, isLanReachable } from './sync/lan-discovery.js'
 import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
@@ -33,6 +34,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly runners = new Map<string, FolderRunner>()
   private control: ControlServer | undefined
   private peers: PeerManager | undefined
+  private lan: LanDiscovery | undefined
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
@@ -64,7 +66,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** Starts the control socket, every folder (first scan, then watching), then the network. */
-  async start ({ listen }: { listen?: string } = {}): Promise<void> {
+  async start ({ listen, isMdnsEnabled = true }: { listen?: string, isMdnsEnabled?: boolean } = {}): Promise<void> {
     this.isRunning = true
     this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress, signal) => await this.call(method, params, onProgress, signal))
     await this.control.listen()
@@ -72,7 +74,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.syncFolders()
     this.peers = new PeerManager(this.identity, this.config, this.sessionContext())
     this.peers.on('log', line => this.log(line))
-    await this.peers.listen(listen ?? this.config.listen)
+    const bound = await this.peers.listen(listen ?? this.config.listen)
+    if (!this.config.isMdnsEnabled || !isMdnsEnabled) this.log('mDNS discovery is off; dialing configured addresses only')
+    else if (!isLanReachable(bound.host)) this.log(`mDNS discovery is off: listening on ${bound.host} only`)
+    else {
+      this.lan = new LanDiscovery({ deviceId: this.identity.deviceId, deviceName: this.config.deviceName, listen: bound, peers: this.peers, config: () => this.config, log: line => this.log(line) })
+      this.lan.start()
+    }
   }
 
   private sessionContext (): SessionContext {
@@ -107,6 +115,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.isClosed = true
     this.pairing.close()
     await this.control?.close()
+    await this.lan?.close() // goodbye first, while the network is still up
     await this.peers?.close()
     for (const runner of this.runners.values()) await runner.close()
     this.runners.clear()
@@ -125,10 +134,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'snapshot.restore': return await restoreFolderSnapshot(ctx, params, onProgress)
       case 'history.prune': return await this.inAllFolders(async () => await pruneHistory(ctx, params))
       case 'status': return await this.status()
+      case 'peers': return this.lan?.list() ?? { isDiscoveryEnabled: false, reason: this.isRunning ? 'mDNS discovery is off' : 'the agent is not running', peers: [] }
       case 'reload':
         this.config = loadConfig(this.home)
         await this.syncFolders()
         this.peers?.update(this.config)
+        this.lan?.update()
         return { folders: this.config.folders.length }
       case 'rescan': return await this.rescan(params)
       case 'ping': return { deviceId: this.identity.deviceId }

@@ -10,6 +10,7 @@ import { startCommand } from './start.js'
 import { statusCommand } from './status.js'
 import { deviceCommands } from './device.js'
 import { pairCommand } from './pair.js'
+import { peersCommand } from './peers.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -27,6 +28,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = historyCommands(cli)
   cli = deviceCommands(cli)
   cli = pairCommand(cli)
+  cli = peersCommand(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -6,7 +6,8 @@ import type { GlobalArgs } from './main.js'
 
 export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return cli.command('start', 'run the agent in the foreground',
-    y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' }),
+    y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' })
+      .option('mdns', { type: 'boolean', default: true, describe: 'announce this device and find paired ones on the LAN by mDNS (--no-mdns: configured addresses only)' }),
     async args => {
     const agent = await Agent.open(args.home)
     const bars = new LiveBars(args)
@@ -38,7 +39,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       process.once('SIGTERM', stop)
     })
     try {
-      await agent.start({ listen: args.listen })
+      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns })
     } catch (err) {
       await agent.close()
       throw err

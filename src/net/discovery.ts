@@ -12,6 +12,14 @@ export const SERVICE_PROTOCOL = 'tcp'
 export const MAX_NAME_CHARS = 64
 /** Most address hints kept per device; an announcement can list any number of A/AAAA records. */
 export const MAX_ADDRESSES_PER_DEVICE = 16
+/** TXT keys of our own: device ID, protocol version, name. Others are extension keys. */
+const CORE_TXT_KEYS = new Set(['id', 'v', 'n'])
+/** Extension TXT keys (e.g. a pairing window's port): a lowercase letter, then up to 8 of a-z 0-9. */
+const EXTRA_KEY_RE = /^[a-z][a-z0-9]{0,8}$/
+/** Extension values: printable ASCII without spaces, at most 200 characters (a TXT string holds 255 bytes). */
+const EXTRA_VALUE_RE = /^[\x21-\x7e]{0,200}$/
+/** Most extension keys sent or kept per announcement. */
+export const MAX_EXTRA_TXT_KEYS = 8
 
 export type AddressFamily = 'IPv4' | 'IPv6'
 
@@ -28,6 +36,8 @@ export interface Sighting {
   protocolVersion: number
   /** Port of the most recent announcement. */
   port: number
+  /** Extension TXT keys of the latest announcement that passed isExtraTxt (e.g. a pairing port). */
+  extra: Record<string, string>
   /** Newest first. */
   addresses: AddressHint[]
   firstSeenMs: number
@@ -47,7 +57,11 @@ export interface DiscoveryEvents {
   rejected: [reason: string, from: string]
   /** A network problem that discovery survives (send failures while an interface is down, ...). */
   warning: [err: Error]
+  /** We announced again: our interface addresses changed, or our extension TXT keys did. */
+  reannounced: [reason: ReannounceReason]
 }
+
+export type ReannounceReason = 'interfaces' | 'txt' | 'asked'
 
 export interface DiscoveryOptions {
   deviceId: string
@@ -64,6 +78,10 @@ export interface DiscoveryOptions {
   queryIntervalMs?: number
   /** Structural check of a device ID from a TXT record; pass the real decoder's validator. */
   isDeviceId?: (id: string) => boolean
+  /** Whether AAAA records are announced; false when the transport listens on IPv4 only. */
+  isIPv6Announced?: boolean
+  /** Extension TXT keys announced along with `id`, `v`, `n`; see setExtraTxt(). */
+  extraTxt?: Record<string, string>
   /** Passed to bonjour-service (e.g. `{ interface: '10.0.0.2' }`). */
   bonjourOptions?: Partial<ServiceConfig> & Record<string, unknown>
   now?: () => number
@@ -76,6 +94,8 @@ export interface Observation {
   protocolVersion: number
   port: number
   addresses: Array<{ address: string, family: AddressFamily }>
+  /** Well-formed extension TXT keys (at most MAX_EXTRA_TXT_KEYS); malformed ones are dropped, not fatal. */
+  extra?: Record<string, string>
   /** The announcing service's fully qualified name: goodbyes name it, not the device. */
   source: string
 }
@@ -83,6 +103,11 @@ export interface Observation {
 const DEFAULT_DEVICE_ID_RE = /^[A-Za-z0-9-]{8,128}$/
 
 export function defaultIsDeviceId (id: string): boolean { return DEFAULT_DEVICE_ID_RE.test(id) }
+
+/** Whether `key=value` may be announced or kept as an extension TXT entry. */
+export function isExtraTxt (key: string, value: unknown): value is string {
+  return !CORE_TXT_KEYS.has(key) && EXTRA_KEY_RE.test(key) && typeof value === 'string' && EXTRA_VALUE_RE.test(value)
+}
 
 /**
  * Validates a browsed service into an Observation, or returns the reason it is unusable.
@@ -119,7 +144,13 @@ export function parseService (
     if (fallback !== null) addresses.push(fallback)
   }
   if (addresses.length === 0) return 'announcement carries no usable address'
-  return { deviceId: id, name, protocolVersion: Number(v), port, addresses, source: service.fqdn.toLowerCase() }
+  const extra: Record<string, string> = {}
+  for (const key of Object.keys(txt).sort()) {
+    if (Object.keys(extra).length >= MAX_EXTRA_TXT_KEYS) break
+    const value = (txt as Record<string, unknown>)[key]
+    if (isExtraTxt(key, value)) extra[key] = value
+  }
+  return { deviceId: id, name, protocolVersion: Number(v), port, addresses, extra, source: service.fqdn.toLowerCase() }
 }
 
 /**
@@ -161,6 +192,7 @@ interface Entry {
   name: string
   protocolVersion: number
   port: number
+  extra: Record<string, string>
   hints: Hint[] // newest first
   firstSeenMs: number
   lastSeenMs: number
@@ -186,22 +218,23 @@ export class SightingTable {
     // One service speaks for one device: if its TXT now names another ID, the old claim is void.
     const result = this.dropHints((h, e) => h.source === obs.source && e.deviceId !== obs.deviceId, 'replaced')
     let entry = this.entries.get(obs.deviceId)
-    const before = entry === undefined ? '' : addressKey(entry.hints)
+    const before = entry === undefined ? '' : addressKey(entry.hints) + JSON.stringify(entry.extra)
     if (entry === undefined) {
-      entry = { deviceId: obs.deviceId, name: obs.name, protocolVersion: obs.protocolVersion, port: obs.port, hints: [], firstSeenMs: nowMs, lastSeenMs: nowMs }
+      entry = { deviceId: obs.deviceId, name: obs.name, protocolVersion: obs.protocolVersion, port: obs.port, extra: {}, hints: [], firstSeenMs: nowMs, lastSeenMs: nowMs }
     } else {
       this.entries.delete(obs.deviceId) // re-inserted below as most recent
     }
     entry.name = obs.name
     entry.protocolVersion = obs.protocolVersion
     entry.port = obs.port
+    entry.extra = { ...obs.extra }
     entry.lastSeenMs = nowMs
     const fresh: Hint[] = obs.addresses.map(a => ({ ...a, port: obs.port, lastSeenMs: nowMs, source: obs.source }))
     const freshKeys = new Set(fresh.map(h => `${h.address}|${h.port}`))
     const others = entry.hints.filter(h => h.source !== obs.source && !freshKeys.has(`${h.address}|${h.port}`))
     entry.hints = [...fresh, ...others].slice(0, MAX_ADDRESSES_PER_DEVICE)
     this.entries.set(obs.deviceId, entry)
-    if (addressKey(entry.hints) !== before) result.changed.push(obs.deviceId)
+    if (addressKey(entry.hints) + JSON.stringify(entry.extra) !== before) result.changed.push(obs.deviceId)
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string
       this.entries.delete(oldest)
@@ -251,7 +284,7 @@ function toSighting (e: Entry): Sighting {
   const addresses = [...e.hints]
     .sort((a, b) => b.lastSeenMs - a.lastSeenMs || familyRank(a.family) - familyRank(b.family))
     .map(({ address, family, port, lastSeenMs }) => ({ address, family, port, lastSeenMs }))
-  return { deviceId: e.deviceId, name: e.name, protocolVersion: e.protocolVersion, port: e.port, addresses, firstSeenMs: e.firstSeenMs, lastSeenMs: e.lastSeenMs }
+  return { deviceId: e.deviceId, name: e.name, protocolVersion: e.protocolVersion, port: e.port, extra: { ...e.extra }, addresses, firstSeenMs: e.firstSeenMs, lastSeenMs: e.lastSeenMs }
 }
 
 // IPv4 first among equally fresh hints: the mDNS socket itself is IPv4, so IPv4 is known to work.
@@ -270,7 +303,8 @@ function interfaceSignature (): string {
 }
 
 export class Discovery extends EventEmitter<DiscoveryEvents> {
-  private readonly opts: Required<Omit<DiscoveryOptions, 'bonjourOptions'>> & { bonjourOptions: DiscoveryOptions['bonjourOptions'] }
+  private readonly opts: Required<Omit<DiscoveryOptions, 'bonjourOptions' | 'extraTxt'>> & { bonjourOptions: DiscoveryOptions['bonjourOptions'] }
+  private extraTxt: Record<string, string> = {}
   private readonly sightings: SightingTable
   private readonly instanceName: string
   private bonjour: Bonjour | null = null
@@ -288,15 +322,16 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       deviceId, deviceName, port, protocolVersion,
       ttlMs = 120_000, maxEntries = 256, interfaceCheckMs = 10_000,
       queryIntervalMs = Math.max(500, Math.floor(ttlMs / 3)),
-      isDeviceId = defaultIsDeviceId, bonjourOptions, now = Date.now
+      isDeviceId = defaultIsDeviceId, bonjourOptions, now = Date.now, extraTxt = {}, isIPv6Announced = true
     } = options
     if (!isDeviceId(deviceId)) throw new TypeError(`not a device ID: ${deviceId}`)
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`port must be in 1..65535, got ${port}`)
     if (!Number.isInteger(protocolVersion) || protocolVersion < 0 || protocolVersion > 65535) throw new TypeError('protocolVersion must be in 0..65535')
     if (!(ttlMs > 0) || !(interfaceCheckMs > 0) || !(queryIntervalMs > 0)) throw new TypeError('intervals must be positive')
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
-    this.opts = { deviceId, deviceName, port, protocolVersion, ttlMs, maxEntries, interfaceCheckMs, queryIntervalMs, isDeviceId, bonjourOptions, now }
+    this.opts = { deviceId, deviceName, port, protocolVersion, ttlMs, maxEntries, interfaceCheckMs, queryIntervalMs, isDeviceId, isIPv6Announced, bonjourOptions, now }
     this.sightings = new SightingTable(ttlMs, maxEntries)
+    this.extraTxt = checkedExtraTxt(extraTxt)
     // The instance name must be unique on the LAN or probing peers fight over it; the device ID
     // is. Dots would be read as label separators, and a label holds at most 63 bytes.
     this.instanceName = `lansync-${deviceId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 48)}`
@@ -343,6 +378,25 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     return await this.stopping
   }
 
+  /**
+   * Replaces the extension TXT keys we announce (`{}` removes them) and re-announces at once if
+   * running: e.g. `{ pp: '40123' }` while a pairing window listens on TCP port 40123. Keys are a
+   * lowercase letter then up to 8 of a-z 0-9, not `id`/`v`/`n`; values printable ASCII without
+   * spaces, at most 200 characters; at most MAX_EXTRA_TXT_KEYS keys. Anything else is a TypeError.
+   * Receivers see them as `Sighting.extra`; like the rest of the record they are unauthenticated.
+   */
+  setExtraTxt (extra: Record<string, string>): void {
+    const checked = checkedExtraTxt(extra)
+    if (JSON.stringify(checked) === JSON.stringify(this.extraTxt)) return
+    this.extraTxt = checked
+    if (this.isStarted && this.stopping === null) this.republish('txt')
+  }
+
+  /** Re-announces now (as on an interface change): a goodbye, then the record with current addresses. */
+  reannounce (): void {
+    if (this.isStarted && this.stopping === null) this.republish('asked')
+  }
+
   /** Address hints for a device, newest first. Empty when unknown. */
   candidates (deviceId: string): AddressHint[] {
     return this.sightings.get(deviceId)?.addresses ?? []
@@ -368,7 +422,8 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       port,
       // Namespaces and cloned machines share hostnames; a per-device host name keeps A records apart.
       host: `${this.instanceName}.local`,
-      txt: { id: deviceId, v: String(protocolVersion), n: boundName(deviceName) },
+      txt: { ...this.extraTxt, id: deviceId, v: String(protocolVersion), n: boundName(deviceName) },
+      disableIPv6: !this.opts.isIPv6Announced,
       // Probing would let anyone who answers for our name silence us; the name holds our device ID,
       // so an honest conflict cannot happen.
       probe: false
@@ -380,12 +435,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
    * publish, so the service is unpublished (a goodbye: browsers drop the old record at once) and
    * published again (browsers add it with the new addresses).
    */
-  private republish (): void {
+  private republish (reason: ReannounceReason): void {
     this.publishing = this.publishing.then(async () => {
       const service = this.service
       if (this.bonjour === null || service === null) return
       await withinMs(1_000, done => service.stop(() => done()))
-      if (this.bonjour !== null && this.stopping === null) this.publish()
+      if (this.bonjour === null || this.stopping !== null) return
+      this.publish()
+      this.emit('reannounced', reason)
     })
   }
 
@@ -393,7 +450,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     const signature = interfaceSignature()
     if (signature === this.lastInterfaces) return
     this.lastInterfaces = signature
-    this.republish()
+    this.republish('interfaces')
   }
 
   /**
@@ -430,6 +487,18 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       if (sighting !== undefined) this.emit('peer', sighting)
     }
   }
+}
+
+function checkedExtraTxt (extra: Record<string, string>): Record<string, string> {
+  if (typeof extra !== 'object' || extra === null) throw new TypeError('extraTxt must be an object of strings')
+  const keys = Object.keys(extra).sort()
+  if (keys.length > MAX_EXTRA_TXT_KEYS) throw new TypeError(`at most ${MAX_EXTRA_TXT_KEYS} extension TXT keys`)
+  const out: Record<string, string> = {}
+  for (const key of keys) {
+    if (!isExtraTxt(key, extra[key])) throw new TypeError(`not an extension TXT entry: ${JSON.stringify(key)}=${JSON.stringify(extra[key])}`)
+    out[key] = extra[key]
+  }
+  return out
 }
 
 function withinMs (timeoutMs: number, start: (done: () => void) => void): Promise<void> {

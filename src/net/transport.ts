@@ -280,7 +280,7 @@ export class Transport extends EventEmitter<TransportEvents> {
         if (isSettled || !isOpened || !isAccepted || failure !== undefined || stream.destroying) return
         isSettled = true
         cleanup()
-        resolve(new Connection(stream, remoteAddress))
+        resolve(new Connection(stream, remoteAddress, socket.localAddress))
       }
       stream.on('error', onError)
       stream.on('handshake', onHandshake)
@@ -353,6 +353,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly remotePublicKey: Buffer
   /** `host:port` of the other end, for logs and status. */
   readonly remoteAddress: string
+  /** Our IP address on this connection (no port), or '' if unknown. */
+  readonly localAddress: string
   readonly isInitiator: boolean
   /** Application bytes handed to send() / delivered as 'data' (not counting encryption overhead). */
   bytesSent = 0
@@ -367,12 +369,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private graceTimer: NodeJS.Timeout | undefined
 
   /** Built by Transport once the handshake and the key check passed. */
-  constructor (stream: NoiseSecretStream, remoteAddress: string) {
+  constructor (stream: NoiseSecretStream, remoteAddress: string, localAddress = '') {
     super()
     if (stream.remotePublicKey === null) throw new TypeError('the stream has not finished its handshake')
     this.stream = stream
     this.remotePublicKey = Buffer.from(stream.remotePublicKey)
     this.remoteAddress = remoteAddress
+    this.localAddress = localAddress.replace(/^::ffff:(?=\d+\.)/, '')
     this.isInitiator = stream.isInitiator
     stream.on('error', (err: Error) => { this.errorReason ??= err.message })
     // The peer finished sending: finish our side too, so the stream closes on both ends.

@@ -1,7 +1,9 @@
-// Keeps one session per paired device: listens, dials known addresses with backoff, settles
-// duplicate connections (both sides dialing at once) the same way on both ends, and drops
-// sessions of devices that are no longer paired.
+// Keeps one session per paired device: listens, dials known addresses (static ones from the
+// config, and hints from LAN discovery) with backoff, settles duplicate connections (both sides
+// dialing at once) the same way on both ends, and drops sessions of devices that are no longer
+// paired or whose local address vanished.
 import { EventEmitter } from 'node:events'
+import { networkInterfaces } from 'node:os'
 import { Transport, type Connection } from '../net/transport.js'
 import { decodeDeviceId, deviceShort, encodeDeviceId } from '../core/device-id.js'
 import { parseHostPort, type Config } from '../config.js'
@@ -27,6 +29,42 @@ interface PeersEvents { log: [string] }
 
 const MIN_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 30_000
+/**
+ * Discovered addresses tried per dial round, newest first: a record can list 16, and each dead
+ * one may cost a connect timeout, so a neighbour's junk cannot stall the round for long.
+ */
+const MAX_DISCOVERED_DIALS = 4
+/** A new sighting dials at once, but never more often than this per device. */
+const MIN_SIGHTING_DIAL_GAP_MS = 1_000
+/**
+ * Two devices usually see each other's announcements at the same moment. The one whose dial the
+ * duplicate rule would drop waits this long first, so that usually one connection is made, not two.
+ */
+const SIGHTING_YIELD_MS = 1_500
+/**
+ * Both ends dialing at once produce two connections that complete within moments of each other on
+ * a LAN; an inbound connection later than this after ours is taken as the peer redialing. Misjudging
+ * a very slow race costs one reconnect (each end may keep a different one and both close), not more.
+ */
+const RACE_WINDOW_MS = 5_000
+/** How often sessions are checked for a local address that no interface has any more. */
+const LOCAL_ADDRESS_CHECK_MS = 3_000
+
+/** Dial candidates `host:port` learned from discovery for a device, best first. */
+export type DiscoveredAddresses = (deviceId: string) => string[]
+
+interface Dialer {
+  timer?: NodeJS.Timeout
+  /** When `timer` fires, ms since the epoch. */
+  dueMs: number
+  backoffMs: number
+  isDialing: boolean
+  /** A sighting arrived during a dial round: retry as soon as it ends. */
+  isRetryWanted: boolean
+  lastDialMs: number
+  /** Discovered addresses whose failure was logged since the last connection (bounded). */
+  loggedFailures: Set<string>
+}
 
 export class PeerManager extends EventEmitter<PeersEvents> {
   private readonly identity: Identity
@@ -34,7 +72,11 @@ export class PeerManager extends EventEmitter<PeersEvents> {
   private readonly ctx: SessionContext
   readonly transport: Transport
   private readonly sessions = new Map<string, Session>()
-  private readonly dialers = new Map<string, { timer?: NodeJS.Timeout, backoffMs: number, isDialing: boolean }>()
+  /** Sessions for which we already dropped an inbound duplicate as the loser of a dial race. */
+  private readonly racesSettled = new WeakSet<Session>()
+  private readonly dialers = new Map<string, Dialer>()
+  private discovered: DiscoveredAddresses = () => []
+  private localCheckTimer: NodeJS.Timeout | undefined
   /** Counters of sessions that ended, so totals never go backwards. */
   private readonly totals = new Map<string, { bytesSent: number, bytesReceived: number, blockBytesSent: number, blockBytesReceived: number }>()
   private readonly rates = new Map<string, { atMs: number, sent: number, received: number, sendRateBps: number, recvRateBps: number }>()
@@ -59,6 +101,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     const { host, port } = parseHostPort(address, 'listen address')
     this.listenAddress = await this.transport.listen(host, port)
     this.rateTimer = setInterval(() => this.sampleRates(), 1000)
+    this.localCheckTimer = setInterval(() => this.closeSessionsOnVanishedAddresses(), LOCAL_ADDRESS_CHECK_MS)
     this.emit('log', `listening on ${this.listenAddress.host}:${this.listenAddress.port}`)
     this.reconcile()
     return this.listenAddress
@@ -77,10 +120,34 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     this.reconcile()
   }
 
+  /** Where dial candidates from discovery come from (asked at each dial round, so they expire there). */
+  setDiscoveredAddresses (source: DiscoveredAddresses): void {
+    this.discovered = source
+    this.reconcile()
+  }
+
+  /**
+   * Discovery saw a device appear or change address: if it is paired and not connected, dial it
+   * now instead of waiting out the backoff. A connected device is left alone: a sighting is only
+   * a hint, and the session proves itself.
+   */
+  noteSighting (deviceId: string): void {
+    if (this.isClosed || !this.isPaired(deviceId) || this.sessions.has(deviceId)) return
+    const dialer = this.dialerOf(deviceId)
+    dialer.backoffMs = MIN_BACKOFF_MS
+    if (dialer.isDialing) { dialer.isRetryWanted = true; return }
+    const yieldMs = this.preferredInitiator(deviceId) === 'self' ? 0 : SIGHTING_YIELD_MS
+    const delayMs = Math.max(yieldMs, dialer.lastDialMs + MIN_SIGHTING_DIAL_GAP_MS - Date.now())
+    // A dial already due sooner stays: a stream of sightings must not postpone it for ever.
+    if (dialer.timer !== undefined && dialer.dueMs <= Date.now() + delayMs) return
+    this.schedule(deviceId, dialer, delayMs)
+  }
+
   async close (): Promise<void> {
     if (this.isClosed) return
     this.isClosed = true
     clearInterval(this.rateTimer)
+    clearInterval(this.localCheckTimer)
     for (const d of this.dialers.values()) clearTimeout(d.timer)
     for (const session of this.sessions.values()) session.close('SHUTDOWN', 'the agent is stopping')
     await this.transport.close()
@@ -114,44 +181,99 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     return this.config.devices.some(d => d.id === deviceId)
   }
 
-  /** Starts dialing devices that have addresses and no session. */
+  /** Discovered addresses first (they were just seen), then the static ones; no repeats. */
+  private candidates (deviceId: string): Array<{ address: string, isDiscovered: boolean }> {
+    const device = this.config.devices.find(d => d.id === deviceId)
+    if (device === undefined) return []
+    const out = new Map<string, boolean>()
+    for (const address of this.discovered(deviceId).slice(0, MAX_DISCOVERED_DIALS)) out.set(address, true)
+    for (const address of device.addresses) if (!out.has(address)) out.set(address, false)
+    return [...out].map(([address, isDiscovered]) => ({ address, isDiscovered }))
+  }
+
+  /** Starts dialing devices that have addresses (static or discovered) and no session. */
   private reconcile (): void {
     if (this.isClosed) return
     for (const [deviceId, dialer] of this.dialers) {
       if (!this.isPaired(deviceId)) { clearTimeout(dialer.timer); this.dialers.delete(deviceId) }
     }
     for (const device of this.config.devices) {
-      if (device.addresses.length === 0 || this.sessions.has(device.id)) continue
-      let dialer = this.dialers.get(device.id)
-      if (dialer === undefined) { dialer = { backoffMs: MIN_BACKOFF_MS, isDialing: false }; this.dialers.set(device.id, dialer) }
+      if (this.sessions.has(device.id) || this.candidates(device.id).length === 0) continue
+      const dialer = this.dialerOf(device.id)
       if (!dialer.isDialing && dialer.timer === undefined) void this.dial(device.id)
     }
   }
 
+  private dialerOf (deviceId: string): Dialer {
+    let dialer = this.dialers.get(deviceId)
+    if (dialer === undefined) {
+      dialer = { dueMs: 0, backoffMs: MIN_BACKOFF_MS, isDialing: false, isRetryWanted: false, lastDialMs: 0, loggedFailures: new Set() }
+      this.dialers.set(deviceId, dialer)
+    }
+    return dialer
+  }
+
+  private schedule (deviceId: string, dialer: Dialer, delayMs: number): void {
+    clearTimeout(dialer.timer)
+    dialer.dueMs = Date.now() + delayMs
+    dialer.timer = setTimeout(() => { void this.dial(deviceId) }, delayMs)
+  }
+
   private async dial (deviceId: string): Promise<void> {
     const dialer = this.dialers.get(deviceId)
-    const device = this.config.devices.find(d => d.id === deviceId)
-    if (dialer === undefined || device === undefined || this.isClosed) return
+    if (dialer === undefined || !this.isPaired(deviceId) || this.isClosed) return
+    clearTimeout(dialer.timer)
     dialer.timer = undefined
     if (this.sessions.has(deviceId)) return
+    const candidates = this.candidates(deviceId)
+    if (candidates.length === 0) { this.dialers.delete(deviceId); return } // until a sighting or a config change
     dialer.isDialing = true
+    dialer.isRetryWanted = false
+    dialer.lastDialMs = Date.now()
     const key = decodeDeviceId(deviceId)
-    for (const address of device.addresses) {
+    for (const { address, isDiscovered } of candidates) {
       try {
         const { host, port } = parseHostPort(address)
         const conn = await this.transport.dial(host, port, key)
         dialer.isDialing = false
         dialer.backoffMs = MIN_BACKOFF_MS
+        dialer.loggedFailures.clear()
         this.adopt(conn)
         return
-      } catch {
-        // Try the next address; failures are normal while the other device is off.
+      } catch (err) {
+        // Try the next address; failures are normal while the other device is off. A discovered
+        // address failing is worth a line (once): the device was just seen there, or someone
+        // announced its ID from an address that cannot prove the key.
+        if (isDiscovered && !dialer.loggedFailures.has(address) && !this.isClosed) {
+          if (dialer.loggedFailures.size >= 32) dialer.loggedFailures.clear()
+          dialer.loggedFailures.add(address)
+          this.emit('log', `cannot connect to ${this.nameOf(deviceId)} at ${address} (found on the LAN): ${(err as Error).message}`)
+        }
       }
     }
     dialer.isDialing = false
-    if (this.isClosed) return
-    dialer.timer = setTimeout(() => { void this.dial(deviceId) }, dialer.backoffMs)
+    if (this.isClosed || this.dialers.get(deviceId) !== dialer) return
+    if (dialer.isRetryWanted) { this.schedule(deviceId, dialer, MIN_SIGHTING_DIAL_GAP_MS); return }
+    this.schedule(deviceId, dialer, dialer.backoffMs)
     dialer.backoffMs = Math.min(MAX_BACKOFF_MS, dialer.backoffMs * 2)
+  }
+
+  /**
+   * A connection whose local address no interface holds any more (the network changed under us)
+   * can never deliver a byte again, but would look alive until the idle timeout. Close it so that
+   * both ends reconnect over the addresses that exist now.
+   */
+  private closeSessionsOnVanishedAddresses (): void {
+    if (this.sessions.size === 0) return
+    const own = new Set<string>()
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) own.add(a.address.toLowerCase().replace(/%.*$/, ''))
+    }
+    for (const session of [...this.sessions.values()]) {
+      const local = session.conn.localAddress.toLowerCase().replace(/%.*$/, '')
+      if (local === '' || own.has(local)) continue
+      session.close('TRANSPORT_TIMEOUT', `this device no longer has the address ${local}`)
+    }
   }
 
   private adopt (conn: Connection): void {
@@ -159,11 +281,21 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     const deviceId = encodeDeviceId(conn.remotePublicKey)
     const existing = this.sessions.get(deviceId)
     if (existing !== undefined) {
-      // Both ends dialed at once: keep the connection dialed by the device with the smaller ID,
-      // a rule both ends apply alike, so exactly one survives.
-      const keepNew = this.preferredInitiator(deviceId) === (conn.isInitiator ? 'self' : 'peer')
-      if (!keepNew) { conn.close('duplicate connection'); return }
-      existing.close('DUPLICATE', 'duplicate connection')
+      // The peer dials only when it holds no session with us. So an inbound connection while our
+      // session is inbound too, older than any dial race, or after we already settled a race for
+      // it (the loser of a race keeps our session and does not dial again) means the peer lost
+      // that session: it moved, or the connection died unnoticed. The new connection replaces it.
+      // Otherwise both ends dialed at once: keep the connection dialed by the device with the
+      // smaller ID, a rule both ends apply alike, so exactly one survives.
+      const isPeerRedial = !conn.isInitiator &&
+        (!existing.conn.isInitiator || Date.now() - existing.connectedMs > RACE_WINDOW_MS || this.racesSettled.has(existing))
+      const keepNew = isPeerRedial || this.preferredInitiator(deviceId) === (conn.isInitiator ? 'self' : 'peer')
+      if (!keepNew) {
+        if (!conn.isInitiator) this.racesSettled.add(existing)
+        conn.close('duplicate connection')
+        return
+      }
+      existing.close('DUPLICATE', isPeerRedial ? 'the device connected again (this connection is stale)' : 'duplicate connection')
     }
     const session = new Session(conn, deviceId, deviceShort(conn.remotePublicKey), this.ctx)
     this.sessions.set(deviceId, session)

@@ -74,7 +74,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.peerShort = peerShort
     this.ctx = ctx
     this.fetcher = new BlockFetcher({ send: message => { this.write(message as unknown as Message) } })
-    conn.on('data', (chunk: Uint8Array) => this.onData(chunk))
     conn.on('close', (reason?: string) => this.shutdown(reason ?? 'connection closed'))
   }
 
@@ -90,6 +89,9 @@ export class Session extends EventEmitter<SessionEvents> {
     // The peer may have been refused while we read the store: timers armed now would outlive it.
     if (this.isClosed) return
     this.write({ type: 'hello', protocol: PROTOCOL_VERSION, deviceName: this.ctx.deviceName, folders } as Message)
+    // Read only now: the peer's hello makes us send manifests, which must follow our own hello.
+    // (The connection holds incoming bytes, with backpressure, until this listener is attached.)
+    this.conn.on('data', (chunk: Uint8Array) => this.onData(chunk))
     this.pingTimer = setInterval(() => this.write({ type: 'ping' } as Message), PING_INTERVAL_MS)
     this.progressTimer = setInterval(() => this.sendProgress(), 1000)
     this.touch()

@@ -48,9 +48,13 @@ export async function cli (home: string, args: string[]): Promise<CliResult> {
 
 export interface AgentProcess { child: ChildProcess, output: () => string, stop: (signal?: NodeJS.Signals) => Promise<number | null> }
 
-/** Starts `lansync start` and resolves once it printed "ready". */
+/**
+ * Starts `lansync start` and resolves once it printed "ready". Always with `--no-mdns`: these agents
+ * run in the root network namespace, where tests must never send multicast (mDNS tests run agents
+ * inside namespaces, see test/netns/agents.test.ts).
+ */
 export async function startAgent (home: string, args: string[] = [], { timeoutMs = 20_000 } = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'start', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'start', '--no-mdns', ...args], {
     cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''

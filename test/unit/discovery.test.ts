@@ -2,7 +2,7 @@
 // (expiry, goodbyes, LRU bound, per-device bound). Nothing here starts mDNS.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Discovery, MAX_ADDRESSES_PER_DEVICE, boundName, MAX_NAME_CHARS, SightingTable, parseService, type Observation } from '../../src/net/discovery.js'
+import { Discovery, MAX_ADDRESSES_PER_DEVICE, MAX_EXTRA_TXT_KEYS, boundName, isExtraTxt, MAX_NAME_CHARS, SightingTable, parseService, type Observation } from '../../src/net/discovery.js'
 
 const ID_A = 'AAAAAAA-AAAAAAA-AAAAAAA'
 const ID_B = 'BBBBBBB-BBBBBBB-BBBBBBB'
@@ -31,6 +31,7 @@ test('parseService keeps the fields of a good announcement and drops link-local 
     protocolVersion: 1,
     port: 4000,
     addresses: [{ address: '192.168.1.5', family: 'IPv4' }, { address: 'fd00::5', family: 'IPv6' }],
+    extra: {},
     source: 'lansync-a._lansync._tcp.local'
   })
 })
@@ -158,6 +159,43 @@ test('Discovery rejects bad options as programmer errors, without touching the n
   const d = new Discovery(base)
   assert.equal(d.table(), [])
   assert.equal(d.candidates(ID_B), [])
+})
+
+test('parseService keeps well-formed extension TXT keys and drops the rest', () => {
+  const o = parseService(service({ txt: { id: ID_A, v: '1', n: 'x', pp: '40123', zz9: 'a-b_c', Bad: '1', toolongkey: '1', sp: 'has space', ctl: 'a\u0001' } }))
+  assert.ok(typeof o !== 'string')
+  assert.equal(o.extra, { pp: '40123', zz9: 'a-b_c' })
+  const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v']))
+  const bounded = parseService(service({ txt: { id: ID_A, v: '1', ...many } }))
+  assert.ok(typeof bounded !== 'string')
+  assert.is(Object.keys(bounded.extra ?? {}).length, MAX_EXTRA_TXT_KEYS)
+})
+
+test('isExtraTxt: our own keys and malformed entries are not extensions', () => {
+  assert.ok(isExtraTxt('pp', '1'))
+  for (const [k, v] of [['id', 'x'], ['v', '1'], ['n', 'x'], ['', 'x'], ['1a', 'x'], ['pp', 'a b'], ['pp', 'x'.repeat(201)], ['pp', 5]] as Array<[string, unknown]>) {
+    assert.not.ok(isExtraTxt(k, v), `${k}=${String(v)}`)
+  }
+})
+
+test('table: a changed extension TXT is a change even at the same addresses', () => {
+  const t = new SightingTable(10_000, 10)
+  t.observe(obs(ID_A, ['10.0.0.1']), 1)
+  assert.equal(t.observe({ ...obs(ID_A, ['10.0.0.1']), extra: { pp: '4000' } }, 2).changed, [ID_A])
+  assert.equal(t.get(ID_A)?.extra, { pp: '4000' })
+  assert.equal(t.observe({ ...obs(ID_A, ['10.0.0.1']), extra: { pp: '4000' } }, 3).changed, [])
+  assert.equal(t.observe(obs(ID_A, ['10.0.0.1']), 4).changed, [ID_A], 'the window closed')
+  assert.equal(t.get(ID_A)?.extra, {})
+})
+
+test('Discovery.setExtraTxt refuses malformed extensions as programmer errors, without touching the network', () => {
+  const d = new Discovery({ deviceId: ID_A, deviceName: 'x', port: 4000, protocolVersion: 1, extraTxt: { pp: '1' } })
+  d.setExtraTxt({ pp: '40123' }) // not started: nothing is sent
+  d.setExtraTxt({})
+  for (const bad of [{ id: 'x' }, { PP: '1' }, { pp: 'a b' }, Object.fromEntries(Array.from({ length: MAX_EXTRA_TXT_KEYS + 1 }, (_, i) => [`k${i}`, 'v']))]) {
+    assert.throws(() => d.setExtraTxt(bad), (e: unknown) => e instanceof TypeError, JSON.stringify(bad))
+  }
+  assert.throws(() => new Discovery({ deviceId: ID_A, deviceName: 'x', port: 4000, protocolVersion: 1, extraTxt: { v: '2' } }), (e: unknown) => e instanceof TypeError)
 })
 
 test.run()
