@@ -45,7 +45,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     listenAddress: () => this.peers?.listenAddress,
     isRunning: () => this.isRunning && !this.isClosed,
     reload: async () => { await this.call('reload', {}) },
-    onWindow: state => this.emit('pairing', state),
+    onWindow: state => {
+      this.lan?.announcePairingWindow(state?.port)
+      this.emit('pairing', state)
+    },
+    isAnnounced: () => this.lan !== undefined,
     log: line => this.log(line)
   })
 

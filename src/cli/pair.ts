@@ -1,13 +1,16 @@
 // `lansync pair` opens a pairing window on the running agent and prints a code; `lansync pair
-// CODE --addr HOST:PORT` on the other device completes it. Both then list each other in
-// `device list`, and folders named with --folder are offered (protocol.md section 8).
+// CODE` on the other device finds that window on the LAN (or at --addr HOST:PORT) and completes
+// it. Both then list each other in `device list`, and folders named with --folder are offered (protocol.md section 8).
 import type { Argv } from 'yargs'
 import { homePaths, loadConfig, parseHostPort, updateConfig } from '../config.js'
 import { loadIdentity } from '../identity.js'
 import { callAgent } from '../control/client.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { parsePairingCode } from '../core/pairing-code.js'
-import { joinPairing } from '../net/pairing-join.js'
+import { joinPairing, type JoinResult } from '../net/pairing-join.js'
+import type { DeviceInfo } from '../protocol/pairing.js'
+import type { PairingCode } from '../core/pairing-code.js'
+import { findPairingWindows, type PairingCandidate } from './pair-lookup.js'
 import { formatAddress } from '../net/transport.js'
 import { recordPairing, resolveOfferedFolders, type OfferedFolder } from '../ops/pairing.js'
 import type { PairOpenResult, PairProgress } from '../sync/pairing-host.js'
@@ -20,18 +23,24 @@ interface PairArgs extends GlobalArgs {
   folder?: string[]
   timeout: number
   port?: number
+  wait?: number
 }
+
+/** Seconds `pair CODE` waits for the other device's window to show up on the LAN. */
+const DEFAULT_WAIT_S = 10
 
 export function pairCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return cli.command('pair [code]', 'pair with another device: without CODE, show a code to type there; with CODE, complete the pairing the other device opened',
     y => y
       .positional('code', { type: 'string', describe: 'the code `lansync pair` printed on the other device' })
-      .option('addr', { type: 'string', describe: 'with CODE: the other device\'s pairing address HOST:PORT, as it printed' })
+      .option('addr', { type: 'string', describe: 'with CODE: the other device\'s pairing address HOST:PORT, as it printed (default: find it on the LAN by mDNS)' })
+      .option('wait', { type: 'number', describe: `with CODE and no --addr: seconds to look for the other device on the LAN (default ${DEFAULT_WAIT_S})` })
       .option('folder', { type: 'string', array: true, describe: 'offer this folder (ID or label) to the other device; repeatable' })
       .option('timeout', { type: 'number', default: 120, describe: 'without CODE: seconds the code stays valid' })
       .option('port', { type: 'number', describe: 'without CODE: TCP port for the pairing window (default: any free port)' })
       .example('lansync pair --folder docs', 'show a code, and offer folder docs to the device that pairs')
-      .example('lansync pair K7Q-F9M-2DX --addr 192.168.1.20:40123', 'on the other device: pair using that code'),
+      .example('lansync pair K7Q-F9M-2DX', 'on the other device: pair using that code (found on the LAN)')
+      .example('lansync pair K7Q-F9M-2DX --addr 192.168.1.20:40123', 'the same, where multicast does not reach'),
     async args => {
       const a = args as unknown as PairArgs
       if (a.code === undefined) await openWindow(a)
@@ -73,7 +82,9 @@ function showProgress (args: GlobalArgs, p: PairProgress): void {
       const lines = [
         `Pairing code: ${p.code}`,
         'On the other device, run:',
-        ...dial.map(d => `  lansync pair ${p.code} --addr ${d}`),
+        ...(p.isAnnounced
+          ? [`  lansync pair ${p.code}`, 'or, where multicast does not reach it:', ...dial.map(d => `  lansync pair ${p.code} --addr ${d}`)]
+          : dial.map(d => `  lansync pair ${p.code} --addr ${d}`)),
         `The code works once, until ${until} (${Math.round(p.timeoutMs / 1000)} s).`
       ]
       if (p.folders.length > 0) lines.push(`The other device will be offered: ${p.folders.map(f => `"${f.label}" (${f.id})`).join(', ')}.`)
@@ -91,21 +102,15 @@ function showProgress (args: GlobalArgs, p: PairProgress): void {
 
 async function join (args: PairArgs, typed: string): Promise<void> {
   const code = parsePairingCode(typed)
-  const target = pairingAddress(args)
+  if (args.wait !== undefined && !(args.wait > 0 && args.wait <= 600)) throw new LansyncError('ARG_INVALID', '--wait must be between 0 and 600 seconds')
   const identity = loadIdentity(args.home)
   const config = loadConfig(args.home)
   const shared = resolveOfferedFolders(config, args.folder ?? [])
   const { port: syncPort, isAgentRunning } = await ownSyncPort(args.home, config.listen)
-  const address = formatAddress(target.host, target.port)
-  say(args, { event: 'connecting', address }, `Connecting to ${address}…`)
-  const peer = await joinPairing({
-    host: target.host,
-    port: target.port,
-    code,
-    self: { key: identity.publicKey, name: config.deviceName, port: syncPort, folders: shared },
-    onStep: step => { if (step === 'checking') say(args, { event: 'checking' }, 'Checking the code…') }
-  })
-  const dialAddress = peer.info.port > 0 ? formatAddress(target.host, peer.info.port) : undefined
+  const windows = await pairingWindows(args, identity.deviceId, config.isMdnsEnabled)
+  const self = { key: identity.publicKey, name: config.deviceName, port: syncPort, folders: shared }
+  const { peer, host } = await tryWindows(args, windows, code, self)
+  const dialAddress = peer.info.port > 0 ? formatAddress(host, peer.info.port) : undefined
   const record = updateConfig(args.home, c => recordPairing(c, identity.deviceId, {
     deviceId: peer.deviceId, name: peer.info.name, address: dialAddress, shared, offered: peer.info.folders, nowMs: Date.now()
   }))
@@ -118,19 +123,62 @@ async function join (args: PairArgs, typed: string): Promise<void> {
   say(args, { event: 'paired', deviceId: peer.deviceId, name, address: dialAddress, shared: record.shared, offers: record.offers, alreadyHere: record.alreadyHere }, lines.join('\n'))
 }
 
+/** Pairing windows to try: the one --addr names, else those announced on the LAN. */
+async function pairingWindows (args: PairArgs, ownDeviceId: string, isMdnsEnabled: boolean): Promise<PairingCandidate[]> {
+  if (args.addr !== undefined) {
+    const { host, port } = parseHostPort(args.addr, '--addr')
+    return [{ deviceId: '', name: '', addresses: [formatAddress(host, port)] }]
+  }
+  const waitS = args.wait ?? DEFAULT_WAIT_S
+  const found = await findPairingWindows({
+    home: args.home,
+    deviceId: ownDeviceId,
+    isMdnsEnabled,
+    waitMs: waitS * 1000,
+    onWaiting: () => say(args, { event: 'looking' }, 'Looking for the other device\'s pairing window on the LAN…')
+  })
+  if (found.length === 0) {
+    throw new LansyncError('PAIR_EXPIRED', `no pairing window was announced on the LAN within ${waitS} s: the code may have expired or been used, or multicast does not reach the other device. ` +
+      'Run `lansync pair` there again for a new code, or give the address it printed: `lansync pair CODE --addr HOST:PORT`')
+  }
+  return found
+}
+
+/**
+ * Tries the windows in turn until one accepts the code. Usually there is one; when several devices
+ * are pairing at once, a window that is not ours refuses the code (using one of its attempts) and
+ * the next is tried. A window that cannot be reached at one address is tried at its next.
+ */
+async function tryWindows (args: PairArgs, windows: PairingCandidate[], code: PairingCode, self: DeviceInfo): Promise<{ peer: JoinResult, host: string }> {
+  const failures: LansyncError[] = []
+  for (const window of windows) {
+    for (const address of window.addresses) {
+      const { host, port } = parseHostPort(address)
+      const who = window.name === '' ? address : `"${window.name}" at ${address}`
+      say(args, { event: 'connecting', address, deviceId: window.deviceId || undefined }, `Connecting to ${who}…`)
+      try {
+        const peer = await joinPairing({ host, port, code, self, onStep: step => { if (step === 'checking') say(args, { event: 'checking' }, 'Checking the code…') } })
+        return { peer, host }
+      } catch (err) {
+        if (!(err instanceof LansyncError)) throw err
+        failures.push(err)
+        // Unreachable here: the next address of the same window. Refused: the next window.
+        if (err.code.startsWith('TRANSPORT_') || err.code === 'PAIR_EXPIRED') continue
+        break
+      }
+    }
+  }
+  if (failures.length === 1 || windows.length === 1) throw failures[failures.length - 1]
+  const names = windows.map(w => `"${w.name}"`).join(', ')
+  throw new LansyncError(failures.some(e => e.code === 'PAIR_REJECTED') ? 'PAIR_REJECTED' : failures[failures.length - 1].code,
+    `the code was not accepted by any of the ${windows.length} pairing windows on the LAN (${names}): ${failures.map(e => e.message).join('; ')}`)
+}
+
 function offerLines (name: string, offers: OfferedFolder[], alreadyHere: OfferedFolder[], deviceId: string): string[] {
   return [
     ...offers.map(f => `"${name}" offers folder "${f.label}" (${f.id}): accept it with \`lansync folder accept ${f.id} PATH\`.`),
     ...alreadyHere.map(f => `"${name}" offers folder "${f.label}" (${f.id}), which this device has too: link them with \`lansync folder share ${f.id} ${deviceId}\`.`)
   ]
-}
-
-/** Where the other device's pairing window listens. (Finding it on the LAN by mDNS comes here.) */
-function pairingAddress (args: PairArgs): { host: string, port: number } {
-  if (args.addr === undefined) {
-    throw new LansyncError('ARG_INVALID', 'give the pairing address the other device printed: `lansync pair CODE --addr HOST:PORT`')
-  }
-  return parseHostPort(args.addr, '--addr')
 }
 
 /** The port this device's agent takes sync connections on: the running agent's, else the configured one. */

@@ -80,6 +80,8 @@ export interface DiscoveryOptions {
   isDeviceId?: (id: string) => boolean
   /** Whether AAAA records are announced; false when the transport listens on IPv4 only. */
   isIPv6Announced?: boolean
+  /** false: browse only, never announce (a CLI looking for a pairing window). Default true. */
+  isAnnounced?: boolean
   /** Extension TXT keys announced along with `id`, `v`, `n`; see setExtraTxt(). */
   extraTxt?: Record<string, string>
   /** Passed to bonjour-service (e.g. `{ interface: '10.0.0.2' }`). */
@@ -322,14 +324,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       deviceId, deviceName, port, protocolVersion,
       ttlMs = 120_000, maxEntries = 256, interfaceCheckMs = 10_000,
       queryIntervalMs = Math.max(500, Math.floor(ttlMs / 3)),
-      isDeviceId = defaultIsDeviceId, bonjourOptions, now = Date.now, extraTxt = {}, isIPv6Announced = true
+      isDeviceId = defaultIsDeviceId, bonjourOptions, now = Date.now, extraTxt = {}, isIPv6Announced = true, isAnnounced = true
     } = options
     if (!isDeviceId(deviceId)) throw new TypeError(`not a device ID: ${deviceId}`)
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`port must be in 1..65535, got ${port}`)
     if (!Number.isInteger(protocolVersion) || protocolVersion < 0 || protocolVersion > 65535) throw new TypeError('protocolVersion must be in 0..65535')
     if (!(ttlMs > 0) || !(interfaceCheckMs > 0) || !(queryIntervalMs > 0)) throw new TypeError('intervals must be positive')
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
-    this.opts = { deviceId, deviceName, port, protocolVersion, ttlMs, maxEntries, interfaceCheckMs, queryIntervalMs, isDeviceId, isIPv6Announced, bonjourOptions, now }
+    this.opts = { deviceId, deviceName, port, protocolVersion, ttlMs, maxEntries, interfaceCheckMs, queryIntervalMs, isDeviceId, isIPv6Announced, isAnnounced, bonjourOptions, now }
     this.sightings = new SightingTable(ttlMs, maxEntries)
     this.extraTxt = checkedExtraTxt(extraTxt)
     // The instance name must be unique on the LAN or probing peers fight over it; the device ID
@@ -349,7 +351,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     const mdns = (this.bonjour as unknown as { server?: { mdns?: EventEmitter } }).server?.mdns
     mdns?.on('error', (err: Error) => this.emit('warning', err))
     this.lastInterfaces = interfaceSignature()
-    this.publish()
+    if (this.opts.isAnnounced) this.publish()
     this.browse()
     const { interfaceCheckMs, queryIntervalMs, ttlMs } = this.opts
     this.every(interfaceCheckMs, () => this.checkInterfaces())

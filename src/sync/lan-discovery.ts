@@ -30,6 +30,8 @@ export interface LanPeer {
   /** Announced addresses `host:port`, newest first. */
   addresses: string[]
   protocolVersion: number
+  /** `host:port` of the device's open pairing window (TXT `pp`), newest address first; absent when none is open. */
+  pairingAddresses?: string[]
   firstSeenMs: number
   lastSeenMs: number
 }
@@ -49,11 +51,22 @@ export function sightingAddresses (s: Sighting): string[] {
   return s.addresses.map(a => formatAddress(a.address, a.port))
 }
 
+/** TXT key announcing the TCP port of an open pairing window (protocol.md section 8). */
+export const PAIRING_PORT_TXT_KEY = 'pp'
+
+/** Where the device's announced pairing window listens: its addresses with the `pp` port; [] when none is announced. */
+export function pairingWindowAddresses (s: Sighting): string[] {
+  const text = s.extra[PAIRING_PORT_TXT_KEY]
+  if (text === undefined || !/^[1-9]\d{0,4}$/.test(text) || Number(text) > 65535) return []
+  return s.addresses.map(a => formatAddress(a.address, Number(text)))
+}
+
 /** Rows for `lansync peers`: every sighting, joined with the pairing list and live sessions. */
 export function lanPeerRows (sightings: Sighting[], config: Pick<Config, 'devices'>, sessions: Array<{ deviceId: string, isConnected: boolean, address?: string }>): LanPeer[] {
   return sightings.map(s => {
     const device = config.devices.find(d => d.id === s.deviceId)
     const session = sessions.find(p => p.deviceId === s.deviceId && p.isConnected)
+    const pairing = pairingWindowAddresses(s)
     return {
       deviceId: s.deviceId,
       name: s.name,
@@ -63,6 +76,7 @@ export function lanPeerRows (sightings: Sighting[], config: Pick<Config, 'device
       ...(session?.address !== undefined ? { connectedAddress: session.address } : {}),
       addresses: sightingAddresses(s),
       protocolVersion: s.protocolVersion,
+      ...(pairing.length > 0 ? { pairingAddresses: pairing } : {}),
       firstSeenMs: s.firstSeenMs,
       lastSeenMs: s.lastSeenMs
     }
@@ -152,9 +166,13 @@ export class LanDiscovery {
     for (const s of this.discovery.table()) this.peers.noteSighting(s.deviceId)
   }
 
-  /** Extension TXT keys to announce (e.g. a pairing window's port); see Discovery.setExtraTxt. */
-  setExtraTxt (extra: Record<string, string>): void {
-    this.discovery.setExtraTxt(extra)
+  /**
+   * Announces the port of an open pairing window (undefined: none), so that `lansync pair CODE`
+   * on another device finds it without an address. Like every TXT key it is only a hint: the code
+   * decides whom we pair with.
+   */
+  announcePairingWindow (port: number | undefined): void {
+    this.discovery.setExtraTxt(port === undefined ? {} : { [PAIRING_PORT_TXT_KEY]: String(port) })
   }
 
   list (): LanPeersResult {

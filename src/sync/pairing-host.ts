@@ -32,7 +32,7 @@ export interface PairOpenParams {
 
 /** Progress lines sent to the CLI while the window is open. */
 export type PairProgress =
-  | { event: 'open', code: string, host: string, port: number, addresses: string[], expiresMs: number, timeoutMs: number, folders: OfferedFolder[] }
+  | { event: 'open', code: string, host: string, port: number, addresses: string[], expiresMs: number, timeoutMs: number, folders: OfferedFolder[], isAnnounced: boolean }
   | { event: 'wrong-code', from: string, attemptsLeft: number }
   | { event: 'attempt-failed', from: string, reason: string }
 
@@ -56,6 +56,8 @@ export interface PairingHostOptions {
   /** Re-reads the config into the running agent (as `lansync device add` makes it do). */
   reload: () => Promise<void>
   onWindow: (state: PairingWindowState | undefined) => void
+  /** Whether the window is announced on the LAN (mDNS on), so the other device can find it by the code alone. */
+  isAnnounced: () => boolean
   log: (line: string) => void
 }
 
@@ -110,7 +112,7 @@ export class PairingHost {
       })
       this.o.log(`pairing window open on ${formatAddress(bound.host, bound.port)} for ${Math.round(timeoutMs / 1000)} s`)
       this.o.onWindow(this.state)
-      onProgress({ event: 'open', code: window.code.text, host: bound.host, port: bound.port, addresses: reachableHosts(bound.host), expiresMs: window.expiresMs, timeoutMs, folders: shared })
+      onProgress({ event: 'open', code: window.code.text, host: bound.host, port: bound.port, addresses: reachableHosts(bound.host), expiresMs: window.expiresMs, timeoutMs, folders: shared, isAnnounced: this.o.isAnnounced() })
       const device = await window.result()
       const done = record as PairingRecord
       this.o.log(`paired with ${device.info.name} (${device.deviceId}); the pairing window is closed`)

@@ -2,7 +2,7 @@
 // listen addresses are worth announcing, and the rows `lansync peers` shows.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isCanonicalDeviceId, isLanReachable, lanPeerRows } from '../../src/sync/lan-discovery.js'
+import { isCanonicalDeviceId, isLanReachable, lanPeerRows, pairingWindowAddresses } from '../../src/sync/lan-discovery.js'
 import { formatPeers } from '../../src/cli/peers.js'
 import { encodeDeviceId } from '../../src/core/device-id.js'
 import type { Sighting } from '../../src/net/discovery.js'
@@ -35,6 +35,17 @@ test('isCanonicalDeviceId: only the printed form of a valid ID', () => {
   assert.not.ok(isCanonicalDeviceId(typo), 'a wrong check character')
   assert.not.ok(isCanonicalDeviceId('AAAAAAA-AAAAAAA-AAAAAAA'))
   assert.not.ok(isCanonicalDeviceId(''))
+})
+
+test('pairingWindowAddresses: the record\'s addresses at the `pp` port; nothing for a missing or malformed port', () => {
+  assert.equal(pairingWindowAddresses(sighting(ID_A, { extra: { pp: '40123' } })), ['10.0.0.5:40123', '[fd00::5]:40123'])
+  for (const pp of [undefined, '', '0', '65536', '0123', '-1', '40123x', '1e3', ' 1']) {
+    const extra: Record<string, string> = pp === undefined ? {} : { pp }
+    assert.equal(pairingWindowAddresses(sighting(ID_A, { extra })), [], String(pp))
+  }
+  const rows = lanPeerRows([sighting(ID_A, { extra: { pp: '9' } }), sighting(ID_B)], { devices: [] }, [])
+  assert.equal(rows[0].pairingAddresses, ['10.0.0.5:9', '[fd00::5]:9'])
+  assert.not.ok('pairingAddresses' in rows[1], 'no window, no field')
 })
 
 test('isLanReachable: loopback listeners are not announced', () => {
