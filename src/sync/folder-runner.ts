@@ -7,6 +7,7 @@ import { isLansyncError } from '../errors.js'
 import { Scanner, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
+import { ServableBlocks } from './servable-blocks.js'
 
 export type FolderState = 'starting' | 'scanning' | 'idle' | 'stopped' | 'error'
 
@@ -37,6 +38,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   readonly folder: FolderConfig
   readonly scanner: Scanner
   readonly store: Store
+  /** What peers may fetch from this folder (see ServableBlocks). */
+  readonly servable: ServableBlocks
   private readonly watcher: FolderWatcher | undefined
   private readonly retryMs: number
   private queue: Promise<unknown> = Promise.resolve()
@@ -58,7 +61,11 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device })
     this.scanner.on('progress', p => this.emit('progress', p))
     this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
-    this.on('changed', records => { for (const r of records) this.problems.delete(r.path) })
+    this.servable = new ServableBlocks(store, folder.id)
+    this.on('changed', records => {
+      this.servable.forget(records.map(r => r.path))
+      for (const r of records) this.problems.delete(r.path)
+    })
     if (isWatching) {
       this.watcher = new FolderWatcher({ root: folder.path })
       this.watcher.on('batch', paths => { void this.scan(paths) })

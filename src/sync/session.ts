@@ -17,6 +17,13 @@ import type { FolderRunner } from './folder-runner.js'
 
 export const PING_INTERVAL_MS = 20_000
 export const IDLE_TIMEOUT_MS = 60_000
+/** Block requests served at once: each waits on a store read, so a few overlap reads with writes. */
+const MAX_CONCURRENT_SERVES = 8
+/**
+ * Unanswered requests a peer may have queued here. One within its 16 MiB byte window never needs
+ * more than 1,024 (blocks are at least 16 KiB but the last of a file); beyond 4,096 it is flooding us.
+ */
+export const MAX_QUEUED_REQUESTS = 4096
 
 /** What a session needs from the agent. */
 export interface SessionContext {
@@ -42,7 +49,6 @@ interface FolderLink {
   isInitialReceived: boolean
   peerNeedFiles: number
   peerNeedBytes: number
-  blockCache?: { path: string, sequence: number, hashes: Set<string> }
 }
 
 interface SessionEvents {
@@ -63,7 +69,9 @@ export class Session extends EventEmitter<SessionEvents> {
   private pingTimer: NodeJS.Timeout | undefined
   private idleTimer: NodeJS.Timeout | undefined
   private progressTimer: NodeJS.Timeout | undefined
-  private requestChain: Promise<void> = Promise.resolve()
+  /** Block requests being served (at most MAX_CONCURRENT_SERVES) and those waiting, first come first served. */
+  private serving = 0
+  private readonly requestQueue: Array<Extract<Message, { type: 'request' }>> = []
   blockBytesSent = 0
   readonly connectedMs = Date.now()
 
@@ -182,7 +190,11 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'hello': return this.onHello(message)
       case 'manifest': return this.onRecords(message.folder, message.records, message.sequence, message.isLast, true)
       case 'update': return this.onRecords(message.folder, message.records, message.sequence, false, false)
-      case 'request': this.requestChain = this.requestChain.then(async () => await this.serve(message)).catch(err => this.fail(err)); return
+      case 'request':
+        if (this.requestQueue.length >= MAX_QUEUED_REQUESTS) throw new LansyncError('PROTOCOL_LIMIT', `the peer has more than ${MAX_QUEUED_REQUESTS} block requests unanswered`)
+        this.requestQueue.push(message)
+        this.serveQueued()
+        return
       case 'response': return this.fetcher.onResponse(message.id, message.data, message.error)
       case 'progress': {
         const link = this.linkFor(message.folder)
@@ -266,17 +278,24 @@ export class Session extends EventEmitter<SessionEvents> {
     }).catch(err => { if (!this.isClosed) this.fail(err) })
   }
 
+  /**
+   * Serves queued requests a few at a time: each waits on a store read, and reading the next
+   * blocks while one is written keeps the connection busy (one at a time it idled between reads).
+   * The queue only grows as fast as the peer's byte window allows; responses carry their request's id.
+   */
+  private serveQueued (): void {
+    while (this.serving < MAX_CONCURRENT_SERVES && this.requestQueue.length > 0 && !this.isClosed) {
+      const request = this.requestQueue.shift() as Extract<Message, { type: 'request' }>
+      this.serving += 1
+      this.serve(request)
+        .catch(err => this.fail(err))
+        .finally(() => { this.serving -= 1; this.serveQueued() })
+    }
+  }
+
   private async serve (request: Extract<Message, { type: 'request' }>): Promise<void> {
     const link = this.linkFor(request.folder)
-    const record = await this.ctx.store.getRecord(link.folder.id, request.path)
-    const key = Buffer.from(request.hash).toString('hex')
-    let isListed = false
-    if (record !== undefined && !record.isDeleted) {
-      if (link.blockCache?.path !== record.path || link.blockCache.sequence !== record.sequence) {
-        link.blockCache = { path: record.path, sequence: record.sequence, hashes: new Set(record.blocks.map(b => Buffer.from(b.hash).toString('hex'))) }
-      }
-      isListed = link.blockCache.hashes.has(key)
-    }
+    const isListed = await link.runner.servable.has(request.path, Buffer.from(request.hash).toString('hex'))
     // Only blocks of what this folder holds now are served: a peer reads nothing it was not given.
     const data = isListed ? await this.ctx.store.getBlock(request.hash) : undefined
     if (data === undefined) {

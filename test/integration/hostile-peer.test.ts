@@ -26,6 +26,9 @@ test('bad peers are refused one by one while the good peer keeps syncing', async
   const hostileId = encodeDeviceId(hostile.publicKey)
   await cli(a.home, ['device', 'add', hostileId, '--name', 'mallory'])
   await cli(a.home, ['folder', 'share', 'docs', hostileId])
+  // One block (under the chunker's minimum) that the flood below asks for over and over.
+  const floodBytes = randomBytes(12 * 1024)
+  writeFileSync(join(a.folder, 'flood.bin'), floodBytes)
   await a.start(); await b.start()
   const outsideBefore = readdirSync(dirname(a.folder)).sort()
   const aKey = decodeDeviceId(a.id)
@@ -64,6 +67,21 @@ test('bad peers are refused one by one while the good peer keeps syncing', async
     misbehave(conn)
     const reason = await Promise.race([isClosed, new Promise<string>(resolve => setTimeout(() => resolve('TIMEOUT'), 10_000))])
     assert.is.not(reason, 'TIMEOUT', `${name}: the agent closes the connection`)
+  }
+
+  // A flood of requests for a real block, whose answers it never reads: they back up, its requests
+  // pile up unanswered, and past the limit the agent closes the connection.
+  {
+    const conn = await dial()
+    const mark = a.agent?.output().length ?? 0
+    conn.send(encodeFrame(encodeMessage(hello())))
+    const frames = Array.from({ length: 20_000 }, (_, id) => encodeFrame(encodeMessage({ type: 'request', id, folder: 'docs', path: 'flood.bin', hash: sha(floodBytes), sizeBytes: floodBytes.length } as Message)))
+    conn.send(Buffer.concat(frames))
+    await waitFor(() => /closing connection to \w+: the peer has more than 4096 block requests unanswered/.test(a.agent?.output().slice(mark) ?? ''), { timeoutMs: 10_000, what: 'the flood to be cut off' })
+    const isClosed = closed(conn)
+    conn.on('data', () => {}) // read what backed up, to see the end of it
+    const reason = await Promise.race([isClosed, new Promise<string>(resolve => setTimeout(() => resolve('TIMEOUT'), 10_000))])
+    assert.is.not(reason, 'TIMEOUT', 'the flooding connection is closed')
   }
 
   // A block whose bytes do not match its hash: the connection closes and no file appears.
