@@ -160,17 +160,25 @@ export class Store {
     return await this.db.has(keys.blockKey(hash))
   }
 
-  /** Stores a block under its hash. Not synced on its own: the commit that references it syncs the log. */
-  async putBlock (hash: Uint8Array, bytes: Uint8Array): Promise<void> {
+  /**
+   * Stores a block under its hash. Not synced on its own: the commit that references it syncs the
+   * log. A block the store holds is not written again, unless the caller just found it missing
+   * (`isKnownMissing`: a second write of the same bytes is harmless, a second lookup is not free).
+   */
+  async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
     const key = keys.blockKey(hash)
-    if (await this.db.has(key)) return
+    if (!isKnownMissing && await this.db.has(key)) return
     await this.db.put(key, bytes)
   }
 
-  /** Reads a block and checks it against its hash; undefined when the store does not hold it. */
-  async getBlock (hash: Uint8Array): Promise<Uint8Array | undefined> {
+  /**
+   * Reads a block, checked against its hash unless `isVerified` is false (for callers that check
+   * the hash of everything they read anyway); undefined when the store does not hold it.
+   */
+  async getBlock (hash: Uint8Array, { isVerified = true } = {}): Promise<Uint8Array | undefined> {
     const bytes = await this.db.get(keys.blockKey(hash))
     if (bytes === undefined) return undefined
+    if (!isVerified) return bytes
     const actual = createHash('sha256').update(bytes).digest()
     if (!actual.equals(Buffer.from(hash))) {
       throw new LansyncError('STORE_CORRUPT', `block ${Buffer.from(hash).toString('hex').slice(0, 16)}… fails its hash check`)

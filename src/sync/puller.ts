@@ -177,7 +177,7 @@ export class Puller {
       seen.add(key)
       if (await store.hasBlock(block.hash)) continue
       const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
-        .then(async bytes => { await store.putBlock(block.hash, bytes) })
+        .then(async bytes => { await store.putBlock(block.hash, bytes, { isKnownMissing: true }) })
       // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
       fetched.catch(() => {})
       fetches.push(fetched)
