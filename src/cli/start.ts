@@ -27,6 +27,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       const parts = [['added', r.added.length - moves], ['modified', r.modified.length], ['deleted', r.deleted.length - moves], ['renamed', moves]]
         .filter(([, n]) => (n as number) > 0).map(([w, n]) => `${n as number} ${w as string}`)
       if (parts.length > 0) say(`${r.folder}: ${parts.join(', ')}`)
+      if (r.staleTempsRemoved.length > 0) say(`${r.folder}: removed ${r.staleTempsRemoved.length} temp file(s) left by an interrupted write`)
     })
     const stopped = new Promise<void>(resolve => {
       const stop = (): void => {

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { LansyncError } from '../errors.js'
 import { TEMP_PREFIX } from './ignore-rules.js'
+import { crashPoint } from '../fault.js'
 
 export interface AtomicWriteOptions {
   target: string
@@ -50,6 +51,7 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
     const seconds = mtimeMs / 1000
     await utimes(temp, seconds, seconds)
     if (beforeRename !== undefined) await beforeRename()
+    crashPoint('apply:temp-written')
     await rename(temp, target)
   } catch (err) {
     await handle.close().catch(() => {})

@@ -41,6 +41,10 @@ export class IgnoreRules {
 /** Our own files, never synced whatever the rules say. */
 export function isAlwaysIgnored (path: string): boolean {
   if (path === MARKER_DIR || path.startsWith(MARKER_DIR + '/')) return true
-  const base = path.slice(path.lastIndexOf('/') + 1)
-  return base.startsWith(TEMP_PREFIX)
+  return isTempFile(path)
+}
+
+/** Whether a path names one of our temp files (a write in progress, or one cut short). */
+export function isTempFile (path: string): boolean {
+  return path.slice(path.lastIndexOf('/') + 1).startsWith(TEMP_PREFIX)
 }

@@ -1,7 +1,7 @@
 // Walks a folder and turns what changed on disk into index records and history versions.
 // Only files whose size, mtime or inode changed are re-hashed; a file that changes while being
 // hashed is re-read and never recorded half-written; per-file problems never abort the scan.
-import { lstat, opendir, readlink, stat } from 'node:fs/promises'
+import { lstat, opendir, readlink, stat, unlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -12,7 +12,8 @@ import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
 import { hashFileStable } from './hasher.js'
-import { IgnoreRules } from './ignore-rules.js'
+import { IgnoreRules, isTempFile } from './ignore-rules.js'
+import { crashPoint } from '../fault.js'
 
 export const EMPTY_HASH = createHash('sha256').digest()
 
@@ -23,6 +24,8 @@ export interface ScanResult {
   modified: string[]
   deleted: string[]
   renamed: Array<{ from: string, to: string }>
+  /** Temp files of writes cut short (a crash between writing and renaming) that this scan removed. */
+  staleTempsRemoved: string[]
   problems: ScanProblem[]
   filesHashed: number
   bytesHashed: number
@@ -43,6 +46,12 @@ export interface ScannerOptions {
   store: Store
   device: DeviceShort
   now?: () => number
+  /**
+   * Our temp files whose inode changed before this time (ms) are left over from a write that never
+   * finished, and are removed. A write in progress touched its temp file after the process started
+   * (its last touch, setting the mtime, also sets the ctime), so pass the process's start time.
+   */
+  staleTempsBeforeMs?: number
   /** Commit after this many changes or this many hashed bytes, whichever comes first. */
   batchChanges?: number
   batchBytes?: number
@@ -57,12 +66,14 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly store: Store
   private readonly device: DeviceShort
   private readonly now: () => number
+  private readonly staleTempsBeforeMs: number
   private readonly batchChanges: number
   private readonly batchBytes: number
   readonly ignore: IgnoreRules
 
-  constructor ({ folderId, root, store, device, now = Date.now, batchChanges = 500, batchBytes = 64 * 1024 * 1024 }: ScannerOptions) {
+  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024 }: ScannerOptions) {
     super()
+    this.staleTempsBeforeMs = staleTempsBeforeMs
     this.folderId = folderId
     this.root = root
     this.store = store
@@ -85,7 +96,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   async scanPaths (paths: Iterable<string>): Promise<ScanResult> {
     await this.assertMarker()
     this.ignore.reload()
-    const result: ScanResult = { added: [], modified: [], deleted: [], renamed: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
+    const result: ScanResult = { added: [], modified: [], deleted: [], renamed: [], staleTempsRemoved: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
     const candidates: Candidate[] = []
     const seen = new Set<string>()
     for (const path of collapse(paths)) {
@@ -129,6 +140,10 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         }
         const kind: FileKind | undefined = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : undefined
         if (kind === undefined) { this.problem(result, current, 'PATH_UNSUPPORTED', 'not a file, directory or symlink; skipped'); continue }
+        if (kind === 'file' && isTempFile(current) && s.ctimeMs < this.staleTempsBeforeMs) {
+          await unlink(join(this.root, current)).then(() => result.staleTempsRemoved.push(current), () => {})
+          continue
+        }
         if (this.ignore.isIgnored(current, kind === 'dir')) continue
         const unsyncable = whyUnsyncable(current)
         if (unsyncable !== undefined) { this.problem(result, current, 'PATH_UNSYNCABLE', unsyncable); continue }
@@ -189,6 +204,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     let pending: Change[] = []
     let pendingBytes = 0
     const flush = async (): Promise<void> => {
+      if (pending.length > 0) crashPoint('scan:blocks-stored')
       const stored = await this.store.commit(this.folderId, pending)
       result.records.push(...stored)
       pending = []

@@ -58,7 +58,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.folder = folder
     this.store = store
     this.retryMs = retryMs
-    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device })
+    // Temp files older than this process are left from writes a crash cut short (see Scanner).
+    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000 })
     this.scanner.on('progress', p => this.emit('progress', p))
     this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
     this.servable = new ServableBlocks(store, folder.id)

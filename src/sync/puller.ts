@@ -8,6 +8,7 @@ import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../f
 import type { StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import type { FolderRunner } from './folder-runner.js'
+import { crashPoint } from '../fault.js'
 
 
 export interface PullerOptions {
@@ -124,6 +125,7 @@ export class Puller {
         const applied = action.isMetadataOnly && action.record.kind === 'file'
           ? await applyMetadata(root, action.record, local)
           : await applyRecord(root, store, action.record, local)
+        crashPoint('apply:renamed')
         const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
           Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
         await this.runner.commit([{ record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }])
@@ -177,7 +179,10 @@ export class Puller {
       seen.add(key)
       if (await store.hasBlock(block.hash)) continue
       const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
-        .then(async bytes => { await store.putBlock(block.hash, bytes, { isKnownMissing: true }) })
+        .then(async bytes => {
+          await store.putBlock(block.hash, bytes, { isKnownMissing: true })
+          crashPoint('pull:block-stored')
+        })
       // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
       fetched.catch(() => {})
       fetches.push(fetched)

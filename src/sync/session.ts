@@ -14,6 +14,7 @@ import { BlockFetcher } from './block-fetcher.js'
 import { ManifestSender } from './manifest-sender.js'
 import { Puller } from './puller.js'
 import type { FolderRunner } from './folder-runner.js'
+import { crashPoint } from '../fault.js'
 
 export const PING_INTERVAL_MS = 20_000
 export const IDLE_TIMEOUT_MS = 60_000
@@ -302,6 +303,7 @@ export class Session extends EventEmitter<SessionEvents> {
       await this.writeAndDrain({ type: 'response', id: request.id, error: 'NOT_AVAILABLE' } as Message)
       return
     }
+    crashPoint('serve:block')
     this.blockBytesSent += data.byteLength
     await this.writeAndDrain({ type: 'response', id: request.id, data } as Message)
   }

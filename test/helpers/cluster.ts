@@ -14,7 +14,8 @@ export interface Device {
   id: string
   port: number
   agent?: AgentProcess
-  start: () => Promise<AgentProcess>
+  /** Starts the agent; `env` adds variables (e.g. LANSYNC_CRASH_AT for fault tests). */
+  start: (env?: Record<string, string>) => Promise<AgentProcess>
   stop: (signal?: NodeJS.Signals) => Promise<void>
   status: () => Promise<any>
 }
@@ -44,8 +45,8 @@ export async function makeCluster (names: string[], { links, folderId = 'docs' }
     await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
     const device: Device = {
       name, home, folder, id: init.json.deviceId, port: await freePort(),
-      async start () {
-        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`])
+      async start (env = {}) {
+        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`], { env })
         return this.agent
       },
       async stop (signal: NodeJS.Signals = 'SIGTERM') { await this.agent?.stop(signal); this.agent = undefined },

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync } from 'node:fs'
+import { mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Store } from '../../src/store/store.js'
 import { Scanner } from '../../src/fs/scanner.js'
@@ -117,6 +117,32 @@ test('names that cannot go on the wire are reported per file and never indexed',
   const again = await scanner.scanAll()
   assert.equal([again.added, again.deleted], [[], []], 'nothing is ever taken as deleted either')
   await store.close()
+})
+
+test('temp files older than the process are removed (a write cut short); newer ones and look-alikes are kept', async () => {
+  const dir = tempDir()
+  const root = join(dir, 'folder')
+  mkdirSync(join(root, '.lansync'), { recursive: true })
+  mkdirSync(join(root, 'sub'))
+  const store = await Store.open(join(dir, 'db'))
+  try {
+    writeFileSync(join(root, 'sub', '.lansync-tmp-report.pdf-0a1b2c3d'), 'half of a file')
+    writeFileSync(join(root, 'keep.txt'), 'mine')
+    const stale = statSync(join(root, 'sub', '.lansync-tmp-report.pdf-0a1b2c3d')).ctimeMs
+    const early = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa', staleTempsBeforeMs: stale - 1 })
+    let r = await early.scanAll()
+    assert.equal(r.staleTempsRemoved, [], 'a temp file touched after the process started may be a write in progress')
+    assert.ok(existsSync(join(root, 'sub', '.lansync-tmp-report.pdf-0a1b2c3d')))
+    assert.equal(r.added.sort(), ['keep.txt', 'sub'], 'temp files are never indexed')
+    const later = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa', staleTempsBeforeMs: stale + 1 })
+    r = await later.scanAll()
+    assert.equal(r.staleTempsRemoved, ['sub/.lansync-tmp-report.pdf-0a1b2c3d'])
+    assert.not.ok(existsSync(join(root, 'sub', '.lansync-tmp-report.pdf-0a1b2c3d')))
+    assert.ok(existsSync(join(root, 'keep.txt')))
+    assert.equal([r.added, r.modified, r.deleted], [[], [], []])
+  } finally {
+    await store.close()
+  }
 })
 
 test.after(cleanupAll)

@@ -1,0 +1,29 @@
+// Crash points for fault tests: `LANSYNC_CRASH_AT=NAME` (or `NAME@N`, the Nth time) makes the
+// process kill itself with SIGKILL when it reaches that point, as a power cut or `kill -9` would,
+// so tests can stop the write path between any two of its steps and check that nothing is lost.
+// Without the variable a crash point costs one comparison.
+
+/** The points, in the order a received file passes them (and a scan's). */
+export type CrashPoint =
+  | 'pull:block-stored' // a fetched block is in the store, the file not yet written
+  | 'apply:temp-written' // the temp file is complete and synced, not yet renamed
+  | 'apply:renamed' // the new content is in place, the index does not know it yet
+  | 'scan:blocks-stored' // a scanned file's blocks are stored, its record not yet committed
+  | 'serve:block' // a block is being sent to a peer
+
+const wanted = parse(process.env.LANSYNC_CRASH_AT)
+let hits = 0
+
+function parse (value: string | undefined): { point: string, nth: number } | undefined {
+  if (value === undefined || value === '') return undefined
+  const [point, nth = '1'] = value.split('@')
+  return { point, nth: Math.max(1, Number.parseInt(nth, 10) || 1) }
+}
+
+export function crashPoint (point: CrashPoint): void {
+  if (wanted === undefined || wanted.point !== point) return
+  hits += 1
+  if (hits < wanted.nth) return
+  process.stderr.write(`crash point ${point} reached (LANSYNC_CRASH_AT): killing this process\n`)
+  process.kill(process.pid, 'SIGKILL')
+}
