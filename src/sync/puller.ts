@@ -16,7 +16,19 @@ export interface PullerOptions {
   fetcher: BlockFetcher
   localDevice: string
   deviceLabel: (short: string) => string
+  /** How often records that failed for a local reason (a full disk, ...) are tried again. */
+  retryMs?: number
+  /** After a round of retries (some may have succeeded). */
+  onRetried?: () => void
 }
+
+/**
+ * Failures of this device's own disk that may pass (space freed, permissions fixed, a directory
+ * moved out of the way): the record is tried again. Others (a name this filesystem cannot hold, a
+ * block the peer no longer has) wait for the next version of the path.
+ */
+const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO'])
+const DEFAULT_RETRY_MS = 10_000
 
 export class Puller {
   private readonly runner: FolderRunner
@@ -24,16 +36,44 @@ export class Puller {
   private readonly localDevice: string
   private readonly deviceLabel: (short: string) => string
   private queue: Promise<void> = Promise.resolve()
+  /** Remote records that failed for a local reason, by path: tried again every `retryMs`. */
+  private readonly failed = new Map<string, FileRecord>()
+  private readonly retryTimer: NodeJS.Timeout
+  private isRetrying = false
   /** Files and content bytes still to pull from this peer (for status and `progress`). */
   needFiles = 0
   needBytes = 0
   private isClosed = false
 
-  constructor ({ runner, fetcher, localDevice, deviceLabel }: PullerOptions) {
+  private readonly onRetried: () => void
+
+  constructor ({ runner, fetcher, localDevice, deviceLabel, retryMs = DEFAULT_RETRY_MS, onRetried = () => {} }: PullerOptions) {
+    this.onRetried = onRetried
     this.runner = runner
     this.fetcher = fetcher
     this.localDevice = localDevice
     this.deviceLabel = deviceLabel
+    this.retryTimer = setInterval(() => { this.retryFailed() }, retryMs)
+    this.retryTimer.unref()
+  }
+
+  /**
+   * The lowest peer sequence among records still to retry, if any. The peer's manifest is
+   * acknowledged (saved) only below it, so that after a restart or a reconnect the peer sends
+   * those records again: a failed file is never skipped for good.
+   */
+  lowestFailedSequence (): number | undefined {
+    let lowest: number | undefined
+    for (const r of this.failed.values()) if (lowest === undefined || r.sequence < lowest) lowest = r.sequence
+    return lowest
+  }
+
+  private retryFailed (): void {
+    if (this.isClosed || this.isRetrying || this.failed.size === 0) return
+    this.isRetrying = true
+    void this.enqueue([...this.failed.values()])
+      .then(() => this.onRetried(), () => {})
+      .finally(() => { this.isRetrying = false })
   }
 
   /** Queues a batch of remote records; batches apply in arrival order. */
@@ -63,7 +103,10 @@ export class Puller {
   /** Resolves when everything queued so far is applied. */
   async idle (): Promise<void> { await this.queue }
 
-  close (): void { this.isClosed = true }
+  close (): void {
+    this.isClosed = true
+    clearInterval(this.retryTimer)
+  }
 
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
     const records = applyOrder(batch)
@@ -78,6 +121,7 @@ export class Puller {
           const prefetched = await prefetches[i]
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
+          if (this.failed.get(remote.path) === remote || (this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path)
           break
         } catch (err) {
           if (err instanceof LocalChangedError && attempt < 2) {
@@ -87,6 +131,7 @@ export class Puller {
           }
           if (!isLansyncError(err)) throw err
           this.runner.reportProblem({ path: remote.path, code: err.code, message: err.message }, 'sync')
+          if (RETRYABLE_CODES.has(err.code) && (this.failed.get(remote.path)?.sequence ?? -1) <= remote.sequence) this.failed.set(remote.path, remote)
           if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
           break
         }

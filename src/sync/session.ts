@@ -47,6 +47,8 @@ interface FolderLink {
   peerEpoch: string
   /** Highest sequence of the peer's manifest applied here. */
   appliedSequence: number
+  /** The sequence saved as the peer's: appliedSequence, held below records that failed and wait to be retried. */
+  savedSequence: number
   isInitialReceived: boolean
   peerNeedFiles: number
   peerNeedBytes: number
@@ -228,10 +230,12 @@ export class Session extends EventEmitter<SessionEvents> {
           runner: mine.runner,
           fetcher: this.fetcher,
           localDevice: this.ctx.localDevice,
-          deviceLabel: this.ctx.deviceLabel
+          deviceLabel: this.ctx.deviceLabel,
+          onRetried: () => { void this.acknowledge(offered.id).catch(err => { if (!this.isClosed) this.fail(err) }) }
         }),
         peerEpoch: offered.epoch,
         appliedSequence: 0,
+        savedSequence: 0,
         isInitialReceived: false,
         peerNeedFiles: 0,
         peerNeedBytes: 0
@@ -271,12 +275,21 @@ export class Session extends EventEmitter<SessionEvents> {
     const link = this.linkFor(folderId)
     void link.puller.enqueue(records).then(async () => {
       if (this.isClosed) return // the agent may be closing its store; the peer resends from our last saved sequence
-      if (sequence > link.appliedSequence) {
-        link.appliedSequence = sequence
-        await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence })
-      }
+      if (sequence > link.appliedSequence) link.appliedSequence = sequence
+      await this.acknowledge(folderId)
       if (isInitial && isLast) link.isInitialReceived = true
     }).catch(err => { if (!this.isClosed) this.fail(err) })
+  }
+
+  /** Saves how far the peer's manifest is applied: only below a record still to retry, so the peer sends it again after a reconnect. */
+  private async acknowledge (folderId: string): Promise<void> {
+    const link = this.links.get(folderId)
+    if (link === undefined || this.isClosed) return
+    const failed = link.puller.lowestFailedSequence()
+    const acknowledged = failed === undefined ? link.appliedSequence : Math.min(link.appliedSequence, failed - 1)
+    if (acknowledged <= link.savedSequence) return
+    link.savedSequence = acknowledged
+    await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence: acknowledged })
   }
 
   /**
