@@ -14,7 +14,8 @@ export interface Device {
   id: string
   port: number
   agent?: AgentProcess
-  start: () => Promise<AgentProcess>
+  /** Starts `lansync start` on 127.0.0.1:port; `args` are added (e.g. --wan). */
+  start: (args?: string[]) => Promise<AgentProcess>
   stop: (signal?: NodeJS.Signals) => Promise<void>
   status: () => Promise<any>
 }
@@ -28,8 +29,11 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** Creates `names.length` devices; `links` lists which pairs know each other (default: all pairs). */
-export async function makeCluster (names: string[], { links, folderId = 'docs' }: { links?: Array<[number, number]>, folderId?: string } = {}): Promise<Device[]> {
+/**
+ * Creates `names.length` devices; `links` lists which pairs know each other (default: all pairs),
+ * each with the other's static address unless `isWithoutAddresses` (then only discovery finds it).
+ */
+export async function makeCluster (names: string[], { links, folderId = 'docs', isWithoutAddresses = false }: { links?: Array<[number, number]>, folderId?: string, isWithoutAddresses?: boolean } = {}): Promise<Device[]> {
   const dir = tempDir('lansync-cluster-')
   const devices: Device[] = []
   for (const name of names) {
@@ -44,8 +48,8 @@ export async function makeCluster (names: string[], { links, folderId = 'docs' }
     await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
     const device: Device = {
       name, home, folder, id: init.json.deviceId, port: await freePort(),
-      async start () {
-        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`])
+      async start (args: string[] = []) {
+        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`, ...args])
         return this.agent
       },
       async stop (signal: NodeJS.Signals = 'SIGTERM') { await this.agent?.stop(signal); this.agent = undefined },
@@ -56,7 +60,8 @@ export async function makeCluster (names: string[], { links, folderId = 'docs' }
   const pairs = links ?? devices.flatMap((_, i) => devices.map((_, j) => [i, j] as [number, number]).filter(([a, b]) => a < b))
   for (const [a, b] of pairs) {
     for (const [x, y] of [[a, b], [b, a]]) {
-      await cli(devices[x].home, ['device', 'add', devices[y].id, '--addr', `127.0.0.1:${devices[y].port}`, '--name', devices[y].name])
+      const address = isWithoutAddresses ? [] : ['--addr', `127.0.0.1:${devices[y].port}`]
+      await cli(devices[x].home, ['device', 'add', devices[y].id, ...address, '--name', devices[y].name])
       await cli(devices[x].home, ['folder', 'share', folderId, devices[y].id])
     }
   }
