@@ -91,6 +91,8 @@ declare module 'hyperdht' {
     /** Nodes of the routing table. */
     toArray (options?: { limit?: number }): DhtNode[]
     destroy (options?: { force?: boolean }): Promise<void>
+    /** Dials the server whose key is `publicKey`; the stream emits 'open', or 'error' and 'close'. */
+    connect (publicKey: Uint8Array, options?: object): import('@hyperswarm/secret-stream').default
     static keyPair (seed?: Uint8Array): { publicKey: Buffer, secretKey: Buffer }
   }
 }

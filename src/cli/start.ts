@@ -13,11 +13,11 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       .option('bootstrap', {
         type: 'string',
         array: true,
-        describe: 'DHT bootstrap node HOST:PORT (repeatable; default from config, else the public ones)',
-        // Checked here, so a typo fails before the agent starts.
-        coerce: (list: string[]) => { list.forEach(node => parseBootstrapNode(node)); return list }
+        describe: 'DHT bootstrap node HOST:PORT (repeatable; default from config, else the public ones)'
       }),
     async args => {
+    // Checked first, so a typo fails before anything starts.
+    for (const node of args.bootstrap ?? []) parseBootstrapNode(node)
     const agent = await Agent.open(args.home)
     const bars = new LiveBars(args)
     const say = (line: string): void => {

@@ -3,7 +3,7 @@
 import type { Argv } from 'yargs'
 import { homePaths, parseBootstrapNode, updateConfig } from '../config.js'
 import { callAgent } from '../control/client.js'
-import { isLansyncError } from '../errors.js'
+import { LansyncError, isLansyncError } from '../errors.js'
 import type { WanStatus } from '../sync/wan-discovery.js'
 import { invoke } from './invoke.js'
 import { print } from './output.js'
@@ -12,8 +12,7 @@ import type { GlobalArgs } from './main.js'
 const bootstrapOption = {
   type: 'string',
   array: true,
-  describe: 'DHT bootstrap node HOST:PORT (repeatable); saved in the config',
-  coerce: (list: string[]) => { list.forEach(node => parseBootstrapNode(node)); return list }
+  describe: 'DHT bootstrap node HOST:PORT (repeatable); saved in the config'
 } as const
 
 export function wanCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -21,6 +20,7 @@ export function wanCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command('on', 'turn WAN mode on (now, if the agent runs, and at every start)',
       y => y.option('bootstrap', bootstrapOption),
       async args => {
+        for (const node of args.bootstrap ?? []) parseBootstrapNode(node)
         updateConfig(args.home, c => {
           c.isWanEnabled = true
           if (args.bootstrap !== undefined) c.wanBootstrap = args.bootstrap
@@ -33,14 +33,11 @@ export function wanCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     })
     .command('bootstrap [nodes..]', 'set the DHT bootstrap nodes (a group\'s own DHT); --public for the public ones',
       y => y.positional('nodes', { type: 'string', array: true, describe: 'HOST:PORT ...' })
-        .option('public', { type: 'boolean', default: false, describe: 'use hyperswarm\'s public bootstrap nodes' })
-        .check(args => {
-          const nodes = (args.nodes ?? []) as string[]
-          if (args.public === (nodes.length > 0)) throw new Error('name bootstrap nodes HOST:PORT, or --public (not both)')
-          nodes.forEach(node => parseBootstrapNode(node))
-          return true
-        }),
+        .option('public', { type: 'boolean', default: false, describe: 'use hyperswarm\'s public bootstrap nodes' }),
       async args => {
+        const nodes = args.nodes ?? []
+        if (args.public === (nodes.length > 0)) throw new LansyncError('ARG_INVALID', 'name bootstrap nodes HOST:PORT, or --public (not both)')
+        for (const node of nodes) parseBootstrapNode(node)
         updateConfig(args.home, c => { c.wanBootstrap = args.public ? [] : (args.nodes ?? []) })
         await applyAndPrint(args)
       })

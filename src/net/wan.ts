@@ -66,7 +66,8 @@ export class WanSwarm extends EventEmitter<WanSwarmEvents> {
     this.log = log
     // The device key is the swarm's key: the Noise static key of every swarm connection is then
     // the device key that pairing trusts, and the firewall checks exactly that.
-    const dht = new HyperDHT({ keyPair, bootstrap, host: dhtBindHost(bootstrap) })
+    const host = dhtBindHost(bootstrap)
+    const dht = new HyperDHT({ keyPair, bootstrap, host, ...(host === '127.0.0.1' ? { firewalled: false } : {}) })
     this.swarm = new Hyperswarm({
       keyPair,
       dht,

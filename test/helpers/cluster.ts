@@ -5,6 +5,10 @@ import { join, relative } from 'node:path'
 import { createHash } from 'node:crypto'
 import net from 'node:net'
 import { callAgent } from '../../src/control/client.js'
+import { defaultConfig, saveConfig, updateConfig } from '../../src/config.js'
+import { createIdentity } from '../../src/identity.js'
+import { addFolder } from '../../src/ops/folders.js'
+import { addDevice, shareFolder } from '../../src/ops/devices.js'
 import { cli, startAgent, tempDir, waitFor, type AgentProcess } from './cli.js'
 
 export interface Device {
@@ -32,22 +36,33 @@ export async function freePort (): Promise<number> {
 /**
  * Creates `names.length` devices; `links` lists which pairs know each other (default: all pairs),
  * each with the other's static address unless `isWithoutAddresses` (then only discovery finds it).
+ * `isSetUpInProcess` writes homes and configs with the same ops the CLI runs, in this process: no
+ * CLI process per step (a three-device cluster is 18 of them), for tests about something else.
  */
-export async function makeCluster (names: string[], { links, folderId = 'docs', isWithoutAddresses = false }: { links?: Array<[number, number]>, folderId?: string, isWithoutAddresses?: boolean } = {}): Promise<Device[]> {
+export async function makeCluster (names: string[], { links, folderId = 'docs', isWithoutAddresses = false, isSetUpInProcess = false }: { links?: Array<[number, number]>, folderId?: string, isWithoutAddresses?: boolean, isSetUpInProcess?: boolean } = {}): Promise<Device[]> {
   const dir = tempDir('lansync-cluster-')
   const devices: Device[] = []
   for (const name of names) {
     const home = join(dir, name, 'home')
     const folder = join(dir, name, 'docs')
     mkdirSync(folder, { recursive: true })
-    const init = await cli(home, ['init', '--name', name, '--json'])
-    const configFile = join(home, 'config.json')
-    const config = JSON.parse(readFileSync(configFile, 'utf8'))
-    config.isMdnsEnabled = false
-    writeFileSync(configFile, JSON.stringify(config, null, 2))
-    await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
+    let id: string
+    if (isSetUpInProcess) {
+      mkdirSync(home, { recursive: true, mode: 0o700 })
+      id = createIdentity(home).deviceId
+      const config = { ...defaultConfig(), deviceName: name, isMdnsEnabled: false }
+      addFolder(config, home, { path: folder, id: folderId, label: 'docs' })
+      saveConfig(home, config)
+    } else {
+      id = (await cli(home, ['init', '--name', name, '--json'])).json.deviceId
+      const configFile = join(home, 'config.json')
+      const config = JSON.parse(readFileSync(configFile, 'utf8'))
+      config.isMdnsEnabled = false
+      writeFileSync(configFile, JSON.stringify(config, null, 2))
+      await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
+    }
     const device: Device = {
-      name, home, folder, id: init.json.deviceId, port: await freePort(),
+      name, home, folder, id, port: await freePort(),
       async start (args: string[] = []) {
         this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`, ...args])
         return this.agent
@@ -60,8 +75,15 @@ export async function makeCluster (names: string[], { links, folderId = 'docs', 
   const pairs = links ?? devices.flatMap((_, i) => devices.map((_, j) => [i, j] as [number, number]).filter(([a, b]) => a < b))
   for (const [a, b] of pairs) {
     for (const [x, y] of [[a, b], [b, a]]) {
-      const address = isWithoutAddresses ? [] : ['--addr', `127.0.0.1:${devices[y].port}`]
-      await cli(devices[x].home, ['device', 'add', devices[y].id, ...address, '--name', devices[y].name])
+      const address = isWithoutAddresses ? [] : [`127.0.0.1:${devices[y].port}`]
+      if (isSetUpInProcess) {
+        updateConfig(devices[x].home, c => {
+          addDevice(c, devices[x].id, { id: devices[y].id, addresses: address, name: devices[y].name })
+          shareFolder(c, folderId, devices[y].id)
+        })
+        continue
+      }
+      await cli(devices[x].home, ['device', 'add', devices[y].id, ...address.flatMap(a => ['--addr', a]), '--name', devices[y].name])
       await cli(devices[x].home, ['folder', 'share', folderId, devices[y].id])
     }
   }
