@@ -67,6 +67,9 @@ export class WanSwarm extends EventEmitter<WanSwarmEvents> {
     // The device key is the swarm's key: the Noise static key of every swarm connection is then
     // the device key that pairing trusts, and the firewall checks exactly that.
     const host = dhtBindHost(bootstrap)
+    // On loopback nothing is firewalled: saying so lets hyperdht connect directly. Left to find
+    // out, both ends count as firewalled and hole-punch, which on loopback with a DHT port used by
+    // an earlier process gave connections that opened and then carried nothing (timed out).
     const dht = new HyperDHT({ keyPair, bootstrap, host, ...(host === '127.0.0.1' ? { firewalled: false } : {}) })
     this.swarm = new Hyperswarm({
       keyPair,
