@@ -175,9 +175,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.pairing.close()
     await this.control?.close()
     await this.lan?.close() // goodbye first, while the network is still up
+    await this.peers?.close() // sessions say why they end, on WAN connections too
     await this.wanChange
-    await this.wan?.close() // unannounce while the connections still run
-    await this.peers?.close()
+    await this.wan?.close() // then unannounce and leave the DHT
     for (const runner of this.runners.values()) await runner.close()
     this.runners.clear()
     await this.store.close()

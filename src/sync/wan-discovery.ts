@@ -62,6 +62,8 @@ export class WanDiscovery {
   }
 
   private isClosed = false
+  /** Why the DHT node failed, if it did (shown by `lansync status`). */
+  private failure: string | undefined
 
   constructor (options: WanDiscoveryOptions) {
     const { identity, bootstrap, peers, config, log } = options
@@ -90,7 +92,10 @@ export class WanDiscovery {
       this.log(s.dhtNodes > 0
         ? `WAN: in the DHT (${s.dhtNodes} nodes, ${s.isFirewalled ? 'behind a firewall or NAT' : 'reachable'}), ${s.topics} topic(s)`
         : 'WAN: no DHT bootstrap node answered; retrying in the background')
-    }, err => this.log(`WAN: the DHT node failed: ${(err as Error).message}`))
+    }, err => {
+      this.failure = (err as Error).message
+      this.log(`WAN: the DHT node failed: ${this.failure}`)
+    })
   }
 
   /** After a config change: topics of devices paired or unpaired since, and keys banned while unpaired. */
@@ -118,7 +123,8 @@ export class WanDiscovery {
 
   status (): Omit<WanStatus, 'isEnabled' | 'bootstrap'> {
     return {
-      isRunning: !this.isClosed,
+      isRunning: !this.isClosed && this.failure === undefined,
+      ...(this.failure !== undefined ? { error: this.failure } : {}),
       ...this.swarm.status(),
       wanPeers: this.peers.status().filter(p => p.via === 'wan').length
     }
