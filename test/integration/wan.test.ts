@@ -119,6 +119,8 @@ test('a stranger that joins the real topic (it cannot compute it) is refused by 
   // A direct dial of a's key (its device ID is no secret) is refused as well.
   const direct = stranger.dht.connect(aKeys.publicKey) as any
   const outcome = await new Promise<string>(resolve => {
+    const timer = setTimeout(() => { direct.destroy(); resolve('no answer in 15 s') }, 15_000)
+    direct.on('close', () => clearTimeout(timer))
     direct.on('open', () => resolve('open'))
     direct.on('error', (err: Error) => resolve(`error: ${err.message}`))
     direct.on('close', () => resolve('closed'))
