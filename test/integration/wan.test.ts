@@ -100,7 +100,7 @@ test('three agents converge through the DHT, each on one topic per paired device
   for (const d of devices) await d.stop()
 })
 
-test('a stranger that joins the real topic (it cannot compute it) is refused by the firewall', async () => {
+test('a stranger that joins the real topic (it cannot compute it) is refused by the firewall, and so is a device unpaired at run time', async () => {
   const [a, b] = await makeCluster(['a', 'b'], { isWithoutAddresses: true, isSetUpInProcess: true })
   await a.start(wanArgs()); await b.start(wanArgs())
   await waitConnected(a, [b], 'wan')
@@ -137,6 +137,18 @@ test('a stranger that joins the real topic (it cannot compute it) is refused by 
   // The paired session is untouched.
   await waitConnected(a, [b], 'wan', 5_000)
   await stranger.destroy()
+
+  // Unpaired at run time: b closes the session, leaves the topic, and its firewall refuses a's redials.
+  const refusedBefore = (await b.status()).wan.refused
+  await cli(b.home, ['device', 'remove', a.id])
+  await waitFor(async () => (await a.status()).peers.every((p: any) => !p.isConnected), { timeoutMs: 15_000, what: 'a to lose b' })
+  const sb = await waitFor(async () => {
+    const st = await b.status()
+    return st.wan.refused > refusedBefore ? st : undefined
+  }, { timeoutMs: 20_000, what: 'b to refuse a, now unpaired' })
+  assert.is(sb.wan.topics, 0)
+  assert.is(sb.peers.length, 0)
+  assert.is((await a.status()).peers[0].isConnected, false)
   await a.stop(); await b.stop()
 })
 
