@@ -68,8 +68,9 @@ export class WanSwarm extends EventEmitter<WanSwarmEvents> {
     // the device key that pairing trusts, and the firewall checks exactly that.
     const host = dhtBindHost(bootstrap)
     // On loopback nothing is firewalled: saying so lets hyperdht connect directly. Left to find
-    // out, both ends count as firewalled and hole-punch, which on loopback with a DHT port used by
-    // an earlier process gave connections that opened and then carried nothing (timed out).
+    // out, both ends count as firewalled and hole-punch on one host, where the first connection
+    // often opened, carried nothing and timed out 13 s later (always, when the DHT ports had been
+    // used by earlier processes).
     const dht = new HyperDHT({ keyPair, bootstrap, host, ...(host === '127.0.0.1' ? { firewalled: false } : {}) })
     this.swarm = new Hyperswarm({
       keyPair,
