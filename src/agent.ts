@@ -1,9 +1,10 @@
 // Wiring only: builds the parts from the config and starts and stops them in order. The agent
 // runs in the foreground (`lansync start`) or "offline" inside a CLI command when none runs.
 import { EventEmitter } from 'node:events'
-import { homePaths, loadConfig, saveConfig, type Config } from './config.js'
+import { homePaths, loadConfig, parseBootstrapNode, saveConfig, type Config } from './config.js'
 import { PeerManager } from './sync/peers.js'
 import { LanDiscovery, isLanReachable } from './sync/lan-discovery.js'
+import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
 import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
@@ -35,6 +36,13 @@ export class Agent extends EventEmitter<AgentEvents> {
   private control: ControlServer | undefined
   private peers: PeerManager | undefined
   private lan: LanDiscovery | undefined
+  private wan: WanDiscovery | undefined
+  /** The bootstrap list the running WAN node was built with (a change rebuilds it). */
+  private wanBootstrapKey = ''
+  /** `start --wan/--no-wan/--bootstrap` override the config until `lansync wan` says otherwise. */
+  private wanOverride: { isEnabled?: boolean, bootstrap?: string[] } = {}
+  /** WAN changes run one at a time (reloads may overlap). */
+  private wanChange: Promise<void> = Promise.resolve()
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
@@ -70,7 +78,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** Starts the control socket, every folder (first scan, then watching), then the network. */
-  async start ({ listen, isMdnsEnabled = true }: { listen?: string, isMdnsEnabled?: boolean } = {}): Promise<void> {
+  async start ({ listen, isMdnsEnabled = true, isWanEnabled, wanBootstrap }: { listen?: string, isMdnsEnabled?: boolean, isWanEnabled?: boolean, wanBootstrap?: string[] } = {}): Promise<void> {
+    this.wanOverride = { isEnabled: isWanEnabled, bootstrap: wanBootstrap !== undefined && wanBootstrap.length > 0 ? wanBootstrap : undefined }
     this.isRunning = true
     this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress, signal) => await this.call(method, params, onProgress, signal))
     await this.control.listen()
@@ -85,6 +94,52 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.lan = new LanDiscovery({ deviceId: this.identity.deviceId, deviceName: this.config.deviceName, listen: bound, peers: this.peers, config: () => this.config, log: line => this.log(line) })
       this.lan.start()
     }
+    await this.applyWan()
+  }
+
+  /** WAN mode on or off, and with which bootstrap nodes: the start flags, else the config. */
+  private wanSettings (): { isEnabled: boolean, bootstrap: string[] } {
+    return {
+      isEnabled: this.wanOverride.isEnabled ?? this.config.isWanEnabled,
+      bootstrap: this.wanOverride.bootstrap ?? this.config.wanBootstrap
+    }
+  }
+
+  /**
+   * Starts, updates, rebuilds (new bootstrap nodes) or stops the WAN node to match the settings.
+   * Throws WAN_PUBLIC_DHT_FORBIDDEN when no bootstrap node is given where public ones are forbidden.
+   */
+  private async applyWan (): Promise<void> {
+    const run = this.wanChange.then(async () => {
+      if (!this.isRunning || this.isClosed || this.peers === undefined) return
+      const { isEnabled, bootstrap } = this.wanSettings()
+      const key = JSON.stringify(bootstrap)
+      if (this.wan !== undefined && isEnabled && key === this.wanBootstrapKey) { this.wan.update(); return }
+      if (this.wan !== undefined) {
+        const wan = this.wan
+        this.wan = undefined
+        await wan.close()
+        this.log(isEnabled ? 'WAN: bootstrap nodes changed; rejoining the DHT' : 'WAN: off (left the DHT)')
+      }
+      if (!isEnabled) return
+      const nodes = bootstrap.map(node => parseBootstrapNode(node))
+      // A safety net for test and lab machines: with this set, only an explicit (own) DHT is used.
+      if (nodes.length === 0 && process.env.LANSYNC_FORBID_PUBLIC_DHT === '1') {
+        throw new LansyncError('WAN_PUBLIC_DHT_FORBIDDEN', 'WAN mode needs --bootstrap HOST:PORT here: LANSYNC_FORBID_PUBLIC_DHT=1 forbids the public DHT')
+      }
+      this.wan = new WanDiscovery({ identity: this.identity, bootstrap: nodes.length > 0 ? nodes : undefined, peers: this.peers, config: () => this.config, log: line => this.log(line) })
+      this.wanBootstrapKey = key
+      this.wan.start()
+      this.log(`WAN: joining the DHT via ${nodes.length > 0 ? bootstrap.join(', ') : 'the public bootstrap nodes'}`)
+    })
+    this.wanChange = run.catch(() => {})
+    await run
+  }
+
+  /** WAN reachability for `lansync status` and `lansync wan`. */
+  wanStatus (): WanStatus {
+    const { isEnabled, bootstrap } = this.wanSettings()
+    return { isEnabled, bootstrap, ...(this.wan?.status() ?? { isRunning: false }) }
   }
 
   private sessionContext (): SessionContext {
@@ -120,7 +175,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.pairing.close()
     await this.control?.close()
     await this.lan?.close() // goodbye first, while the network is still up
-    await this.peers?.close()
+    await this.peers?.close() // sessions say why they end, on WAN connections too
+    await this.wanChange
+    await this.wan?.close() // then unannounce and leave the DHT
     for (const runner of this.runners.values()) await runner.close()
     this.runners.clear()
     await this.store.close()
@@ -144,7 +201,15 @@ export class Agent extends EventEmitter<AgentEvents> {
         await this.syncFolders()
         this.peers?.update(this.config)
         this.lan?.update()
+        await this.applyWan()
         return { folders: this.config.folders.length }
+      case 'wan':
+        // `lansync wan on|off` saved the config: it now wins over the start flags.
+        this.config = loadConfig(this.home)
+        this.wanOverride = {}
+        this.peers?.update(this.config)
+        await this.applyWan()
+        return this.wanStatus()
       case 'rescan': return await this.rescan(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
@@ -227,6 +292,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       isAgentRunning: this.isRunning,
       uptimeMs: this.isRunning ? Date.now() - this.startedMs : 0,
       listen: this.peers?.listenAddress,
+      wan: this.wanStatus(),
       folders,
       peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
     }

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { hostname } from 'node:os'
+import { isIPv4 } from 'node:net'
 import envPaths from 'env-paths'
 import { LansyncError } from './errors.js'
 import type { RetentionPolicy } from './core/retention.js'
@@ -43,6 +44,10 @@ export interface Config {
   /** Address the agent listens on, `host:port`. */
   listen: string
   isMdnsEnabled: boolean
+  /** Join the hyperswarm DHT so paired devices on other networks find this one (opt-in). */
+  isWanEnabled: boolean
+  /** DHT bootstrap nodes `host:port`; empty: hyperswarm's public bootstrap nodes. */
+  wanBootstrap: string[]
   folders: FolderConfig[]
   devices: DeviceConfig[]
   offers: FolderOffer[]
@@ -73,6 +78,8 @@ export function defaultConfig (): Config {
     deviceName: hostname(),
     listen: `0.0.0.0:${DEFAULT_PORT}`,
     isMdnsEnabled: true,
+    isWanEnabled: false,
+    wanBootstrap: [],
     folders: [],
     devices: [],
     offers: []
@@ -123,6 +130,26 @@ export function parseHostPort (text: string, what = 'address'): { host: string, 
   return { host: m[1], port }
 }
 
+/**
+ * A DHT bootstrap node, `HOST:PORT`: an IPv4 address or a DNS name (the DHT speaks IPv4 only) and
+ * a port from 1 to 65535. Throws ARG_INVALID naming what is wrong.
+ */
+export function parseBootstrapNode (text: unknown): { host: string, port: number } {
+  const bad = (why: string): never => {
+    throw new LansyncError('ARG_INVALID', `a bootstrap node must be HOST:PORT with an IPv4 address or a host name (e.g. 203.0.113.7:49737), not ${JSON.stringify(text)}: ${why}`)
+  }
+  if (typeof text !== 'string') return bad('not a string')
+  const m = /^([^:\s]+):(\d{1,5})$/.exec(text)
+  if (m === null) return bad(text.includes('[') || (text.match(/:/g) ?? []).length > 1 ? 'IPv6 is not supported by the DHT' : 'expected HOST:PORT')
+  const [, host, portText] = m
+  const port = Number(portText)
+  if (port < 1 || port > 65535) bad('the port must be 1 to 65535')
+  const isIPv4Like = /^[\d.]+$/.test(host)
+  if (isIPv4Like && !isIPv4(host)) bad('not an IPv4 address')
+  if (!isIPv4Like && !/^(?=.{1,253}$)([a-z\d]([a-z\d-]{0,61}[a-z\d])?)(\.[a-z\d]([a-z\d-]{0,61}[a-z\d])?)*$/i.test(host)) bad('not a host name')
+  return { host, port }
+}
+
 function validateConfig (raw: any, file: string): Config {
   const bad = (what: string): never => { throw new LansyncError('CONFIG_INVALID', `${file}: ${what}`) }
   if (raw === null || typeof raw !== 'object') bad('not an object')
@@ -133,11 +160,16 @@ function validateConfig (raw: any, file: string): Config {
     deviceName: typeof raw.deviceName === 'string' ? raw.deviceName : base.deviceName,
     listen: typeof raw.listen === 'string' ? raw.listen : base.listen,
     isMdnsEnabled: typeof raw.isMdnsEnabled === 'boolean' ? raw.isMdnsEnabled : base.isMdnsEnabled,
+    isWanEnabled: raw.isWanEnabled === undefined ? base.isWanEnabled : typeof raw.isWanEnabled === 'boolean' ? raw.isWanEnabled : bad('isWanEnabled must be true or false'),
+    wanBootstrap: raw.wanBootstrap === undefined ? base.wanBootstrap : Array.isArray(raw.wanBootstrap) ? raw.wanBootstrap : bad('wanBootstrap must be a list of "host:port"'),
     folders: Array.isArray(raw.folders) ? raw.folders : bad('folders must be a list'),
     devices: Array.isArray(raw.devices) ? raw.devices : bad('devices must be a list'),
     offers: Array.isArray(raw.offers) ? raw.offers : []
   }
   parseHostPort(config.listen, 'listen')
+  for (const node of config.wanBootstrap) {
+    try { parseBootstrapNode(node) } catch (err) { bad(`wanBootstrap: ${(err as Error).message}`) }
+  }
   for (const f of config.folders) {
     if (typeof f.id !== 'string' || typeof f.path !== 'string') bad('each folder needs an id and a path')
     f.label ??= f.id

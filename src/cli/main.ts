@@ -11,6 +11,7 @@ import { statusCommand } from './status.js'
 import { deviceCommands } from './device.js'
 import { pairCommand } from './pair.js'
 import { peersCommand } from './peers.js'
+import { wanCommands } from './wan.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -29,6 +30,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = deviceCommands(cli)
   cli = pairCommand(cli)
   cli = peersCommand(cli)
+  cli = wanCommands(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

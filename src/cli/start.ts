@@ -1,14 +1,23 @@
 // `lansync start`: runs the agent in the foreground until Ctrl-C / SIGTERM.
 import type { Argv } from 'yargs'
 import { Agent } from '../agent.js'
+import { parseBootstrapNode } from '../config.js'
 import { LiveBars } from './live-bars.js'
 import type { GlobalArgs } from './main.js'
 
 export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return cli.command('start', 'run the agent in the foreground',
     y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' })
-      .option('mdns', { type: 'boolean', default: true, describe: 'announce this device and find paired ones on the LAN by mDNS (--no-mdns: configured addresses only)' }),
+      .option('mdns', { type: 'boolean', default: true, describe: 'announce this device and find paired ones on the LAN by mDNS (--no-mdns: configured addresses only)' })
+      .option('wan', { type: 'boolean', describe: 'join the hyperswarm DHT so paired devices on other networks find this one (default from config: `lansync wan on|off`)' })
+      .option('bootstrap', {
+        type: 'string',
+        array: true,
+        describe: 'DHT bootstrap node HOST:PORT (repeatable; default from config, else the public ones)'
+      }),
     async args => {
+    // Checked first, so a typo fails before anything starts.
+    for (const node of args.bootstrap ?? []) parseBootstrapNode(node)
     const agent = await Agent.open(args.home)
     const bars = new LiveBars(args)
     const say = (line: string): void => {
@@ -40,7 +49,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       process.once('SIGTERM', stop)
     })
     try {
-      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns })
+      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns, isWanEnabled: args.wan, wanBootstrap: args.bootstrap })
     } catch (err) {
       await agent.close()
       throw err

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs'
 import { formatBytes, print, table } from './output.js'
 import { invoke } from './invoke.js'
+import { formatWan } from './wan.js'
 import type { GlobalArgs } from './main.js'
 
 export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -10,6 +11,7 @@ export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     print(args, s, () => [
       `Device ${s.deviceName}: ${s.deviceId}`,
       `Agent: ${s.isAgentRunning ? `running for ${Math.round(s.uptimeMs / 1000)} s` : 'not running (`lansync start`)'}`,
+      formatWan(s.wan, s.isAgentRunning === true),
       '',
       s.folders.length === 0
         ? 'No folders.'
@@ -33,7 +35,7 @@ function peerLines (peers: any[]): string[] {
           return `${f.label as string}: ${left}`
         }).join('; ') || 'no shared folders'
     const rates = p.isConnected ? `↓${formatBytes(Math.round(p.recvRateBps ?? 0))}/s ↑${formatBytes(Math.round(p.sendRateBps ?? 0))}/s` : ''
-    return [p.name ?? '', p.isConnected ? `connected ${p.address as string}` : 'not connected', sync, rates]
+    return [p.name ?? '', p.isConnected ? `connected ${p.address as string} (${(p.via ?? 'lan') as string})` : 'not connected', sync, rates]
   })
   return ['', table([['DEVICE', 'CONNECTION', 'FOLDERS', 'RATE'], ...rows])]
 }

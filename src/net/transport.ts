@@ -345,6 +345,9 @@ interface ConnectionEvents {
   close: [string]
 }
 
+/** How a connection reached us: TCP from the transport here, or a hyperswarm (DHT) connection. */
+export type ConnectionVia = 'lan' | 'wan'
+
 /**
  * One authenticated, encrypted byte stream to a known device. Reading starts when the first 'data'
  * listener is attached (bytes wait, with backpressure on the socket, until then).
@@ -356,6 +359,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Our IP address on this connection (no port), or '' if unknown. */
   readonly localAddress: string
   readonly isInitiator: boolean
+  readonly via: ConnectionVia
   /** Application bytes handed to send() / delivered as 'data' (not counting encryption overhead). */
   bytesSent = 0
   bytesReceived = 0
@@ -368,8 +372,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private errorReason: string | undefined
   private graceTimer: NodeJS.Timeout | undefined
 
-  /** Built by Transport once the handshake and the key check passed. */
-  constructor (stream: NoiseSecretStream, remoteAddress: string, localAddress = '') {
+  /**
+   * Built by Transport (or the WAN swarm, whose connections are NoiseSecretStreams too) once the
+   * handshake and the key check passed. An empty `localAddress` skips the vanished-address check.
+   */
+  constructor (stream: NoiseSecretStream, remoteAddress: string, localAddress = '', via: ConnectionVia = 'lan') {
     super()
     if (stream.remotePublicKey === null) throw new TypeError('the stream has not finished its handshake')
     this.stream = stream
@@ -377,6 +384,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.remoteAddress = remoteAddress
     this.localAddress = localAddress.replace(/^::ffff:(?=\d+\.)/, '')
     this.isInitiator = stream.isInitiator
+    this.via = via
     stream.on('error', (err: Error) => { this.errorReason ??= err.message })
     // The peer finished sending: finish our side too, so the stream closes on both ends.
     stream.on('end', () => stream.end())

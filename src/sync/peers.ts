@@ -1,10 +1,11 @@
 // Keeps one session per paired device: listens, dials known addresses (static ones from the
-// config, and hints from LAN discovery) with backoff, settles duplicate connections (both sides
-// dialing at once) the same way on both ends, and drops sessions of devices that are no longer
+// config, and hints from LAN discovery) with backoff, takes connections from the WAN swarm too,
+// settles duplicate connections (both sides dialing at once, or one device reachable both over the
+// LAN and the WAN) the same way on both ends, and drops sessions of devices that are no longer
 // paired or whose local address vanished.
 import { EventEmitter } from 'node:events'
 import { networkInterfaces } from 'node:os'
-import { Transport, type Connection } from '../net/transport.js'
+import { Transport, type Connection, type ConnectionVia } from '../net/transport.js'
 import { decodeDeviceId, deviceShort, encodeDeviceId } from '../core/device-id.js'
 import { parseHostPort, type Config } from '../config.js'
 import type { Identity } from '../identity.js'
@@ -15,6 +16,8 @@ export interface PeerStatus {
   name: string
   isConnected: boolean
   address?: string
+  /** How the session's connection came: TCP dialed or accepted here ('lan'), or the DHT swarm ('wan'). */
+  via?: ConnectionVia
   connectedMs?: number
   bytesSent: number
   bytesReceived: number
@@ -25,7 +28,13 @@ export interface PeerStatus {
   folders: ReturnType<Session['folderStates']>
 }
 
-interface PeersEvents { log: [string] }
+interface PeersEvents {
+  log: [string]
+  /** A session started (after any duplicate was settled). */
+  connected: [deviceId: string, via: ConnectionVia]
+  /** The session of a device ended and no other replaced it. */
+  disconnected: [deviceId: string]
+}
 
 const MIN_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 30_000
@@ -132,7 +141,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
    * a hint, and the session proves itself.
    */
   noteSighting (deviceId: string): void {
-    if (this.isClosed || !this.isPaired(deviceId) || this.sessions.has(deviceId)) return
+    if (this.isClosed || !this.isPaired(deviceId) || this.hasLanSession(deviceId)) return
     const dialer = this.dialerOf(deviceId)
     dialer.backoffMs = MIN_BACKOFF_MS
     if (dialer.isDialing) { dialer.isRetryWanted = true; return }
@@ -165,6 +174,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
         name: device.name,
         isConnected: session !== undefined,
         address: session?.conn.remoteAddress,
+        via: session?.conn.via,
         connectedMs: session?.connectedMs,
         bytesSent: total.bytesSent + (session?.conn.bytesSent ?? 0),
         bytesReceived: total.bytesReceived + (session?.conn.bytesReceived ?? 0),
@@ -177,8 +187,16 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     })
   }
 
-  private isPaired (deviceId: string): boolean {
+  isPaired (deviceId: string): boolean {
     return this.config.devices.some(d => d.id === deviceId)
+  }
+
+  /**
+   * A LAN session needs no dialing. A WAN session does not stop dialing the device's LAN
+   * addresses: when one answers, its connection replaces the WAN one (see `adopt`).
+   */
+  private hasLanSession (deviceId: string): boolean {
+    return this.sessions.get(deviceId)?.conn.via === 'lan'
   }
 
   /** Discovered addresses first (they were just seen), then the static ones; no repeats. */
@@ -198,7 +216,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
       if (!this.isPaired(deviceId)) { clearTimeout(dialer.timer); this.dialers.delete(deviceId) }
     }
     for (const device of this.config.devices) {
-      if (this.sessions.has(device.id) || this.candidates(device.id).length === 0) continue
+      if (this.hasLanSession(device.id) || this.candidates(device.id).length === 0) continue
       const dialer = this.dialerOf(device.id)
       if (!dialer.isDialing && dialer.timer === undefined) void this.dial(device.id)
     }
@@ -224,7 +242,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     if (dialer === undefined || !this.isPaired(deviceId) || this.isClosed) return
     clearTimeout(dialer.timer)
     dialer.timer = undefined
-    if (this.sessions.has(deviceId)) return
+    if (this.hasLanSession(deviceId)) return
     const candidates = this.candidates(deviceId)
     if (candidates.length === 0) { this.dialers.delete(deviceId); return } // until a sighting or a config change
     dialer.isDialing = true
@@ -276,11 +294,25 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     }
   }
 
-  private adopt (conn: Connection): void {
+  /**
+   * Takes an authenticated connection (dialed, accepted, or from the WAN swarm) and runs a session
+   * on it, unless the device already has one that the duplicate rules keep.
+   */
+  adopt (conn: Connection): void {
     if (this.isClosed) { conn.close('shutting down'); return }
     const deviceId = encodeDeviceId(conn.remotePublicKey)
+    if (!this.isPaired(deviceId)) { conn.close('this device is not paired'); return }
     const existing = this.sessions.get(deviceId)
-    if (existing !== undefined) {
+    if (existing !== undefined && existing.conn.via !== conn.via) {
+      // One device reachable over the LAN and over the WAN: both ends hold both connections, and
+      // both keep the LAN one (shorter path, no relay), so exactly one survives.
+      if (conn.via === 'wan') { conn.close('duplicate connection (the LAN connection is kept)'); return }
+      existing.close('DUPLICATE', 'replaced by a LAN connection to the same device')
+    } else if (existing !== undefined && conn.via === 'wan') {
+      // hyperswarm keeps one connection per key and hands us another only once the first closed
+      // or it settled a race of its own (the same way on both ends): the new one is the one kept.
+      existing.close('DUPLICATE', 'the device connected again over the WAN (this connection is stale)')
+    } else if (existing !== undefined) {
       // The peer dials only when it holds no session with us. So an inbound connection while our
       // session is inbound too, older than any dial race, or after we already settled a race for
       // it (the loser of a race keeps our session and does not dial again) means the peer lost
@@ -299,7 +331,8 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     }
     const session = new Session(conn, deviceId, deviceShort(conn.remotePublicKey), this.ctx)
     this.sessions.set(deviceId, session)
-    this.emit('log', `connected to ${this.nameOf(deviceId)} at ${conn.remoteAddress}`)
+    this.emit('log', `connected to ${this.nameOf(deviceId)} at ${conn.remoteAddress}${conn.via === 'wan' ? ' (WAN)' : ''}`)
+    this.emit('connected', deviceId, conn.via)
     session.once('close', reason => {
       const t = this.totals.get(deviceId) ?? { bytesSent: 0, bytesReceived: 0, blockBytesSent: 0, blockBytesReceived: 0 }
       t.bytesSent += conn.bytesSent
@@ -310,6 +343,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
       if (this.sessions.get(deviceId) === session) {
         this.sessions.delete(deviceId)
         this.emit('log', `disconnected from ${this.nameOf(deviceId)}: ${reason}`)
+        this.emit('disconnected', deviceId)
         const dialer = this.dialers.get(deviceId)
         if (dialer !== undefined) dialer.backoffMs = MIN_BACKOFF_MS
         setTimeout(() => this.reconcile(), MIN_BACKOFF_MS).unref()

@@ -5,6 +5,10 @@ import { join, relative } from 'node:path'
 import { createHash } from 'node:crypto'
 import net from 'node:net'
 import { callAgent } from '../../src/control/client.js'
+import { defaultConfig, saveConfig, updateConfig } from '../../src/config.js'
+import { createIdentity } from '../../src/identity.js'
+import { addFolder } from '../../src/ops/folders.js'
+import { addDevice, shareFolder } from '../../src/ops/devices.js'
 import { cli, startAgent, tempDir, waitFor, type AgentProcess } from './cli.js'
 
 export interface Device {
@@ -14,8 +18,8 @@ export interface Device {
   id: string
   port: number
   agent?: AgentProcess
-  /** Starts the agent; `env` adds variables (e.g. LANSYNC_CRASH_AT for fault tests). */
-  start: (env?: Record<string, string>) => Promise<AgentProcess>
+  /** Starts `lansync start` on 127.0.0.1:port; `args` are added (e.g. --wan), `env` too (e.g. LANSYNC_CRASH_AT for fault tests). */
+  start: (options?: { args?: string[], env?: Record<string, string> }) => Promise<AgentProcess>
   stop: (signal?: NodeJS.Signals) => Promise<void>
   status: () => Promise<any>
 }
@@ -29,24 +33,38 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** Creates `names.length` devices; `links` lists which pairs know each other (default: all pairs). */
-export async function makeCluster (names: string[], { links, folderId = 'docs' }: { links?: Array<[number, number]>, folderId?: string } = {}): Promise<Device[]> {
+/**
+ * Creates `names.length` devices; `links` lists which pairs know each other (default: all pairs),
+ * each with the other's static address unless `isWithoutAddresses` (then only discovery finds it).
+ * `isSetUpInProcess` writes homes and configs with the same ops the CLI runs, in this process: no
+ * CLI process per step (a three-device cluster is 18 of them), for tests about something else.
+ */
+export async function makeCluster (names: string[], { links, folderId = 'docs', isWithoutAddresses = false, isSetUpInProcess = false }: { links?: Array<[number, number]>, folderId?: string, isWithoutAddresses?: boolean, isSetUpInProcess?: boolean } = {}): Promise<Device[]> {
   const dir = tempDir('lansync-cluster-')
   const devices: Device[] = []
   for (const name of names) {
     const home = join(dir, name, 'home')
     const folder = join(dir, name, 'docs')
     mkdirSync(folder, { recursive: true })
-    const init = await cli(home, ['init', '--name', name, '--json'])
-    const configFile = join(home, 'config.json')
-    const config = JSON.parse(readFileSync(configFile, 'utf8'))
-    config.isMdnsEnabled = false
-    writeFileSync(configFile, JSON.stringify(config, null, 2))
-    await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
+    let id: string
+    if (isSetUpInProcess) {
+      mkdirSync(home, { recursive: true, mode: 0o700 })
+      id = createIdentity(home).deviceId
+      const config = { ...defaultConfig(), deviceName: name, isMdnsEnabled: false }
+      addFolder(config, home, { path: folder, id: folderId, label: 'docs' })
+      saveConfig(home, config)
+    } else {
+      id = (await cli(home, ['init', '--name', name, '--json'])).json.deviceId
+      const configFile = join(home, 'config.json')
+      const config = JSON.parse(readFileSync(configFile, 'utf8'))
+      config.isMdnsEnabled = false
+      writeFileSync(configFile, JSON.stringify(config, null, 2))
+      await cli(home, ['folder', 'add', folder, '--id', folderId, '--label', 'docs'])
+    }
     const device: Device = {
-      name, home, folder, id: init.json.deviceId, port: await freePort(),
-      async start (env = {}) {
-        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`], { env })
+      name, home, folder, id, port: await freePort(),
+      async start ({ args = [], env = {} }: { args?: string[], env?: Record<string, string> } = {}) {
+        this.agent = await startAgent(home, ['--listen', `127.0.0.1:${this.port}`, ...args], { env })
         return this.agent
       },
       async stop (signal: NodeJS.Signals = 'SIGTERM') { await this.agent?.stop(signal); this.agent = undefined },
@@ -57,7 +75,15 @@ export async function makeCluster (names: string[], { links, folderId = 'docs' }
   const pairs = links ?? devices.flatMap((_, i) => devices.map((_, j) => [i, j] as [number, number]).filter(([a, b]) => a < b))
   for (const [a, b] of pairs) {
     for (const [x, y] of [[a, b], [b, a]]) {
-      await cli(devices[x].home, ['device', 'add', devices[y].id, '--addr', `127.0.0.1:${devices[y].port}`, '--name', devices[y].name])
+      const address = isWithoutAddresses ? [] : [`127.0.0.1:${devices[y].port}`]
+      if (isSetUpInProcess) {
+        updateConfig(devices[x].home, c => {
+          addDevice(c, devices[x].id, { id: devices[y].id, addresses: address, name: devices[y].name })
+          shareFolder(c, folderId, devices[y].id)
+        })
+        continue
+      }
+      await cli(devices[x].home, ['device', 'add', devices[y].id, ...address.flatMap(a => ['--addr', a]), '--name', devices[y].name])
       await cli(devices[x].home, ['folder', 'share', folderId, devices[y].id])
     }
   }

@@ -32,7 +32,7 @@ for (const point of receiverPoints) {
     const [a, b] = await makeCluster(['a', 'b'])
     const ledger = new Ledger([a, b])
     await a.start()
-    await b.start({ LANSYNC_CRASH_AT: point })
+    await b.start({ env: { LANSYNC_CRASH_AT: point } })
     writeSome(ledger, a, '1')
     await killedAt(b, point)
     // Meanwhile the sender edits on: a version b has not seen yet.
@@ -48,7 +48,7 @@ test('the sender killed while serving a block recovers on restart', async () => 
   const [a, b] = await makeCluster(['a', 'b'])
   const ledger = new Ledger([a, b])
   await b.start()
-  await a.start({ LANSYNC_CRASH_AT: 'serve:block@3' })
+  await a.start({ env: { LANSYNC_CRASH_AT: 'serve:block@3' } })
   writeSome(ledger, a, '1')
   await killedAt(a, 'serve:block')
   await a.start()
@@ -61,7 +61,7 @@ test('the writer killed between storing blocks and committing a scan records the
   const ledger = new Ledger([a, b])
   await b.start()
   // The first scan commits nothing (an empty folder); the crash comes with the first new file.
-  await a.start({ LANSYNC_CRASH_AT: 'scan:blocks-stored' })
+  await a.start({ env: { LANSYNC_CRASH_AT: 'scan:blocks-stored' } })
   writeSome(ledger, a, '1')
   await killedAt(a, 'scan:blocks-stored')
   await a.start()
