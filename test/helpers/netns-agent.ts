@@ -2,6 +2,7 @@
 // mDNS traffic stays on the virtual LAN. The CLI and the tests reach them from the root namespace
 // through their control sockets: Unix sockets in the home directory are not network-namespaced.
 import type { ChildProcess } from 'node:child_process'
+import { test } from 'uvu'
 import { join } from 'node:path'
 import { callAgent } from '../../src/control/client.js'
 import { ROOT, waitFor } from './cli.js'
@@ -62,4 +63,23 @@ export async function startNsAgent (lan: Lan, host: number, name: string, home: 
   }
   await agent.waitForOutput(/ ready\n/, { timeoutMs })
   return agent
+}
+
+/**
+ * Defines a test that needs a virtual LAN: skipped (the file already said why) when namespaces are
+ * unavailable; when it fails, its error carries `outputs()` (every agent's output: the failing
+ * agent may not be the one waited on).
+ */
+export function lanTest (isAvailable: boolean, outputs: () => string): (name: string, body: () => Promise<void>) => void {
+  return (name, body) => {
+    if (!isAvailable) { test.skip(name, body); return }
+    test(name, async () => {
+      try {
+        await body()
+      } catch (err) {
+        if (err instanceof Error) err.message += `\n=== agent outputs ===\n${outputs()}`
+        throw err
+      }
+    })
+  }
 }

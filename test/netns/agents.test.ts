@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLan, netnsAvailable, ownNamespaces, type Lan } from '../helpers/netns.js'
-import { AGENT_PORT, startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
+import { AGENT_PORT, lanTest, startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
 import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { snapshotTree } from '../helpers/cluster.js'
 import type { LanPeer, LanPeersResult } from '../../src/sync/lan-discovery.js'
@@ -17,19 +17,7 @@ import type { LanPeer, LanPeersResult } from '../../src/sync/lan-discovery.js'
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
 const availability = await netnsAvailable()
 if (!availability.ok) console.log(`SKIP test/netns/agents.test.ts: ${availability.reason}`)
-/** A test on the LAN; when it fails, the error carries every agent's output (the failing one may not be the one waited on). */
-const it = (name: string, body: () => Promise<void>): void => {
-  if (!availability.ok) { test.skip(name, body); return }
-  test(name, async () => {
-    try {
-      await body()
-    } catch (err) {
-      const outputs = started.map(x => `--- ${x.name} (host ${x.host}) ---\n${x.output()}`).join('\n')
-      if (err instanceof Error) err.message += `\n=== agent outputs ===\n${outputs}`
-      throw err
-    }
-  })
-}
+const it = lanTest(availability.ok, () => started.map(x => `--- ${x.name} (host ${x.host}) ---\n${x.output()}`).join('\n'))
 
 const HOSTS = { a: 0, b: 1, c: 2, stranger: 3, attacker: 4, spare: 5 }
 

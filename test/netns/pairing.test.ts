@@ -8,25 +8,14 @@ import * as assert from 'uvu/assert'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLan, netnsAvailable, ownNamespaces, type Lan } from '../helpers/netns.js'
-import { startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
+import { lanTest, startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
 import { ROOT, cleanupAll, cli, tempDir, waitFor } from '../helpers/cli.js'
 import { snapshotTree } from '../helpers/cluster.js'
 import { spawnCli, wrongCodeFor, type Running } from '../helpers/pairing.js'
 
 const availability = await netnsAvailable()
 if (!availability.ok) console.log(`SKIP test/netns/pairing.test.ts: ${availability.reason}`)
-const it = (name: string, body: () => Promise<void>): void => {
-  if (!availability.ok) { test.skip(name, body); return }
-  test(name, async () => {
-    try {
-      await body()
-    } catch (err) {
-      const outputs = Object.values(devs).map(d => `--- ${d.name} ---\n${d.agent?.output() ?? '(not running)'}`).join('\n')
-      if (err instanceof Error) err.message += `\n=== agent outputs ===\n${outputs}`
-      throw err
-    }
-  })
-}
+const it = lanTest(availability.ok, () => Object.values(devs).map(d => `--- ${d.name} ---\n${d.agent?.output() ?? '(not running)'}`).join('\n'))
 
 interface Dev { name: string, home: string, folder: string, id: string, host: number, agent?: NsAgent }
 
