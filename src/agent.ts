@@ -248,8 +248,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     const targets = [...this.runners.values()].filter(r => folder === undefined || r.folder.id === folder || r.folder.label === folder)
     const out = []
     for (const runner of targets) {
-      await runner.scan([''])
-      out.push({ folder: runner.folder.label, state: runner.state, reason: runner.stateReason })
+      // What this scan (and any queued before it) found changed on disk: after a sync settles, nothing.
+      const changed: string[] = []
+      const onScanned = (r: ScanResult): void => { changed.push(...r.added, ...r.modified, ...r.deleted) }
+      runner.on('scanned', onScanned)
+      try { await runner.scan(['']) } finally { runner.off('scanned', onScanned) }
+      out.push({ folder: runner.folder.label, state: runner.state, reason: runner.stateReason, changed: [...new Set(changed)].sort() })
     }
     return out
   }
