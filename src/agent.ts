@@ -15,6 +15,8 @@ import { deviceShort, decodeDeviceId } from './core/device-id.js'
 import { listHistory, pruneHistory, restoreFile, restoreFolderSnapshot, type OpsContext } from './ops/history.js'
 import type { ScanProblem, ScanProgress, ScanResult } from './fs/scanner.js'
 import { PairingHost, type PairingWindowState } from './sync/pairing-host.js'
+import { resumeHeldDeletes, type ResumeResult } from './sync/held-deletes.js'
+import { findFolder } from './ops/locate.js'
 
 export interface AgentEvents {
   log: [string]
@@ -146,6 +148,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.lan?.update()
         return { folders: this.config.folders.length }
       case 'rescan': return await this.rescan(params)
+      case 'folder.resume': return await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -161,6 +164,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (folder === undefined || folder.path !== runner.folder.path) {
         await runner.close()
         this.runners.delete(id)
+      } else {
+        runner.folder = folder // new settings (maxDeleteShare) apply from the next batch on
       }
     }
     for (const folder of wanted.values()) {
@@ -172,10 +177,26 @@ export class Agent extends EventEmitter<AgentEvents> {
       runner.on('scanned', r => this.emit('scanned', { ...tag, ...r }))
       runner.on('state', (state, reason) => {
         this.emit('state', { ...tag, state, reason })
-        if (state === 'error') this.log(`${folder.label}: ${reason ?? ''}`)
+        if (state === 'error' || reason !== undefined) this.log(`${folder.label}: ${state}${reason !== undefined ? `: ${reason}` : ''}`)
       })
       this.runners.set(folder.id, runner)
       void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))
+    }
+  }
+
+  /** Applies the remote deletes the mass-delete guard held, as a person confirmed. */
+  private async resumeFolder ({ folder: name }: { folder: string }): Promise<ResumeResult> {
+    const folder = findFolder(this.config, name)
+    let runner = this.runners.get(folder.id)
+    // No agent running (or the folder is not started): a runner of our own, without a watcher.
+    const isOwn = runner === undefined
+    runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false })
+    try {
+      const result = await resumeHeldDeletes(runner, { localDevice: this.identity.short, deviceLabel: short => this.deviceLabel(short) })
+      this.log(`${folder.label}: resumed by a person: ${result.deleted} held deletes applied${result.kept > 0 ? `, ${result.kept} kept (changed here since)` : ''}`)
+      return result
+    } finally {
+      if (isOwn) await runner.close()
     }
   }
 
@@ -214,6 +235,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         type: folder.type,
         state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'),
         reason: runner?.stateReason,
+        pendingDeletes: runner?.heldCount ?? await this.countHeld(folder.id),
         files, dirs, bytes, deleted,
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
@@ -230,6 +252,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       folders,
       peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
     }
+  }
+
+  private async countHeld (folderId: string): Promise<number> {
+    let n = 0
+    for await (const _ of this.store.heldRecords(folderId)) n += 1
+    return n
   }
 
   private opsContext (): OpsContext {

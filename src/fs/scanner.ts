@@ -16,6 +16,11 @@ import { IgnoreRules } from './ignore-rules.js'
 
 export const EMPTY_HASH = createHash('sha256').digest()
 
+/** What status and the log say of a folder whose marker is gone (an unmounted disk). */
+export function markerMissingMessage (folderPath: string): string {
+  return `folder marker missing at ${join(folderPath, MARKER_DIR)}: is the disk mounted? (nothing is scanned or applied until it is back, so nothing is taken as deleted)`
+}
+
 export interface ScanProblem { path: string, code: string, message: string }
 
 export interface ScanResult {
@@ -92,6 +97,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       await this.collect(path, candidates, seen, result)
       await this.collectDeletions(path, seen, candidates, result)
     }
+    // A disk unmounted while we walked it looks like files vanishing one by one: look again before
+    // any of them becomes a tombstone.
+    if (candidates.some(c => c.isGone)) await this.assertMarker()
     const goneHashes = new Map<string, string>()
     const goneByInode = new Map<number, StoredRecord>()
     for (const c of candidates) {
@@ -110,8 +118,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       const s = await stat(join(this.root, MARKER_DIR))
       if (s.isDirectory()) return
     } catch {}
-    throw new LansyncError('FOLDER_MARKER_MISSING',
-      `folder ${this.root} has no ${MARKER_DIR} marker (is its disk unmounted?); refusing to scan so nothing is taken as deleted`)
+    throw new LansyncError('FOLDER_MARKER_MISSING', markerMissingMessage(this.root))
   }
 
   /** Gathers entries at and under `path` that differ from the index. */

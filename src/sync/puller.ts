@@ -7,14 +7,17 @@ import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
 import type { StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
-import type { FolderRunner } from './folder-runner.js'
-
+import { markerMissingError, type FolderRunner } from './folder-runner.js'
 
 export interface PullerOptions {
   runner: FolderRunner
   fetcher: BlockFetcher
   localDevice: string
   deviceLabel: (short: string) => string
+  /** Who sends these records, for the log and status (a device name). */
+  peerName?: () => string
+  /** False only to apply tombstones a person confirmed (`folder resume`): no mass-delete guard. */
+  isGuarded?: boolean
 }
 
 export class Puller {
@@ -22,17 +25,21 @@ export class Puller {
   private readonly fetcher: BlockFetcher
   private readonly localDevice: string
   private readonly deviceLabel: (short: string) => string
+  private readonly peerName: () => string
+  private readonly isGuarded: boolean
   private queue: Promise<void> = Promise.resolve()
   /** Files and content bytes still to pull from this peer (for status and `progress`). */
   needFiles = 0
   needBytes = 0
   private isClosed = false
 
-  constructor ({ runner, fetcher, localDevice, deviceLabel }: PullerOptions) {
+  constructor ({ runner, fetcher, localDevice, deviceLabel, peerName = () => 'a peer', isGuarded = true }: PullerOptions) {
     this.runner = runner
     this.fetcher = fetcher
     this.localDevice = localDevice
     this.deviceLabel = deviceLabel
+    this.peerName = peerName
+    this.isGuarded = isGuarded
   }
 
   /** Queues a batch of remote records; batches apply in arrival order. */
@@ -65,7 +72,7 @@ export class Puller {
   close (): void { this.isClosed = true }
 
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
-    const records = applyOrder(batch)
+    const records = applyOrder(await this.guardDeletes(batch))
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
     const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
@@ -74,11 +81,20 @@ export class Puller {
       if (this.isClosed) return
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
+          // A folder whose disk is gone gets nothing written into its mount point: wait for it
+          // (the batch stays unacknowledged, so after a restart the peer sends it again).
+          if (!(await this.runner.hasMarker())) {
+            await this.runner.whenMarkerPresent()
+            if (this.isClosed || this.runner.isStopped) return
+            attempt -= 1
+            continue
+          }
           const prefetched = await prefetches[i]
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
           break
         } catch (err) {
+          if (isLansyncError(err, 'FOLDER_MARKER_MISSING') && !this.runner.isStopped) { attempt -= 1; continue } // vanished meanwhile: wait above
           if (err instanceof LocalChangedError && attempt < 2) {
             // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
             await this.runner.scan([remote.path])
@@ -92,6 +108,25 @@ export class Puller {
       }
       settle(remote)
     }
+  }
+
+  /**
+   * The mass-delete guard: the batch's deletes are held (kept in the store, not applied) when they
+   * remove too large a share of the folder at once, or while earlier ones are held. Returns the
+   * records to apply now.
+   */
+  private async guardDeletes (batch: FileRecord[]): Promise<FileRecord[]> {
+    if (!this.isGuarded || !batch.some(r => r.isDeleted)) return batch
+    // Hold the last tombstone of each path (a batch lists a path once, but be safe).
+    const deletes = [...new Map(batch.filter(r => r.isDeleted).map(r => [r.path, r])).values()]
+    let fileDeletes = 0
+    for (const remote of deletes) {
+      const { action } = await this.plan(remote)
+      if (action?.type === 'delete' && action.local.kind !== 'dir') fileDeletes += 1
+    }
+    if (await this.runner.admitDeletes(fileDeletes)) return batch
+    await this.runner.holdDeletes(deletes, this.peerName())
+    return batch.filter(r => !r.isDeleted)
   }
 
   private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
@@ -108,6 +143,7 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
+      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (action === undefined) return
       const content = contentToFetch(action)
@@ -137,6 +173,7 @@ export class Puller {
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
+        if (action.local.kind !== 'dir') this.runner.noteRemoteDelete()
         return
       }
       case 'adopt':

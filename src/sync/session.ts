@@ -215,7 +215,8 @@ export class Session extends EventEmitter<SessionEvents> {
           runner: mine.runner,
           fetcher: this.fetcher,
           localDevice: this.ctx.localDevice,
-          deviceLabel: this.ctx.deviceLabel
+          deviceLabel: this.ctx.deviceLabel,
+          peerName: () => this.peerName !== '' ? this.peerName : this.deviceId.slice(0, 7)
         }),
         peerEpoch: offered.epoch,
         appliedSequence: 0,
