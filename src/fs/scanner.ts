@@ -242,7 +242,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       kind: c.kind,
       mode: c.mode,
       isDeleted: false,
-      vector: bumpVector(c.previous?.vector ?? {}, this.device),
+      vector: c.previous === undefined ? await this.firstVector() : bumpVector(c.previous.vector, this.device),
       modifiedBy: this.device
     }
     try {
@@ -282,6 +282,22 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       this.problem(result, c.path, 'PATH_UNREADABLE', e.message)
       return undefined
     }
+  }
+
+  /**
+   * The vector of a path this index has never held: `{epoch: 1}`, keyed by the index's epoch (a
+   * random 16-hex id of this incarnation of the index), not `{device: 1}`. Such a file was not
+   * made from any version this index knows, so its vector must be concurrent with every vector
+   * made before the index existed. After a wiped database the device's own counters start again
+   * at 1, and `{device: 1}` would equal or trail the records peers still hold of its old edits:
+   * an offline edit would then be overwritten by a stale version, or ignored. With the epoch key
+   * a rejoining device's files meet the peers' as concurrent: the same bytes merge (no transfer),
+   * different bytes become a conflict with both kept. The same holds for a folder added on two
+   * devices that both already hold files. Later edits bump the device's own counter as usual.
+   */
+  private async firstVector (): Promise<Record<string, number>> {
+    const { epoch } = await this.store.folderMeta(this.folderId)
+    return { [epoch]: 1 }
   }
 
   private problem (result: ScanResult, path: string, code: string, message: string): void {
