@@ -157,16 +157,21 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       void stat(join(this.folder.path, MARKER_DIR)).then(s => s.isDirectory(), () => false).then(async isBack => {
         if (this.isClosed) return
         if (!isBack) { this.pollMarker(); return }
-        // Back (remounted): watch the directory that is there now, rescan it all, then let the
-        // pullers waiting for it go on.
-        await this.startWatcher()
-        this.isMarkerMissing = false
-        await this.scan([''])
-        if (this.isMarkerMissing) return // gone again meanwhile
-        this.emitState()
-        this.releaseMarkerWaiters()
+        await this.scan(['']) // runScan sees the marker back and starts the folder again
+        if (this.isMarkerMissing) this.pollMarker()
       })
     }, this.markerPollMs)
+  }
+
+  /**
+   * The marker is back (remounted): watch the directory that is there now, and let the pullers
+   * waiting for it go on once the full scan that follows has recorded what the disk holds.
+   * Called inside the scan queue, by runScan.
+   */
+  private async markerBack (): Promise<void> {
+    clearTimeout(this.markerTimer)
+    await this.startWatcher()
+    this.isMarkerMissing = false
   }
 
   private releaseMarkerWaiters (): void {
@@ -212,6 +217,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     for await (const r of this.store.heldRecords(this.folder.id)) current.set(r.path, r)
     const done = applied.filter(r => JSON.stringify(current.get(r.path)?.vector) === JSON.stringify(r.vector)).map(r => r.path)
     await this.store.dropHeld(this.folder.id, done)
+    this.recentDeletes = [] // a person confirmed these: they do not count against what follows
     await this.recountHeld()
     this.emitState()
   }
@@ -285,7 +291,13 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   }
 
   private async runScan (paths: Set<string>): Promise<void> {
-    if (this.isMarkerMissing) return // the marker poll rescans everything once it is back
+    if (this.isMarkerMissing) {
+      // Any scan (the marker poll's, a rescan) first checks that the marker is back, and then
+      // scans everything: what changed while the disk was away is unknown.
+      if (!(await stat(join(this.folder.path, MARKER_DIR)).then(s => s.isDirectory(), () => false))) return
+      await this.markerBack()
+      paths = new Set([''])
+    }
     this.setScanState('scanning')
     try {
       const result = await this.scanner.scanPaths(paths)
@@ -294,6 +306,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       this.setScanState('idle')
       this.emit('scanned', result)
       if (result.records.length > 0) this.emit('changed', result.records)
+      this.releaseMarkerWaiters()
     } catch (err) {
       if (!isLansyncError(err)) throw err
       if (err.code === 'FOLDER_MARKER_MISSING') {

@@ -32,6 +32,9 @@ export class Puller {
   needFiles = 0
   needBytes = 0
   private isClosed = false
+  /** Deletes of the batch being applied whose content the batch adds elsewhere (moves): the guard
+   * counts neither them nor, once applied, towards its window. */
+  private movedPaths = new Set<string>()
 
   constructor ({ runner, fetcher, localDevice, deviceLabel, peerName = () => 'a peer', isGuarded = true }: PullerOptions) {
     this.runner = runner
@@ -116,13 +119,22 @@ export class Puller {
    * records to apply now.
    */
   private async guardDeletes (batch: FileRecord[]): Promise<FileRecord[]> {
+    this.movedPaths = new Set()
     if (!this.isGuarded || !batch.some(r => r.isDeleted)) return batch
     // Hold the last tombstone of each path (a batch lists a path once, but be safe).
     const deletes = [...new Map(batch.filter(r => r.isDeleted).map(r => [r.path, r])).values()]
+    // A file whose content the same batch adds at another path was moved, not lost: moving a
+    // directory of most of the folder is no reason to pause.
+    const added = new Set(batch.filter(r => !r.isDeleted && r.kind === 'file' && r.sizeBytes > 0).map(r => Buffer.from(r.hash).toString('hex')))
     let fileDeletes = 0
     for (const remote of deletes) {
       const { action } = await this.plan(remote)
-      if (action?.type === 'delete' && action.local.kind !== 'dir') fileDeletes += 1
+      if (action?.type !== 'delete' || action.local.kind === 'dir') continue
+      if (action.local.kind === 'file' && action.local.sizeBytes > 0 && added.has(Buffer.from(action.local.hash).toString('hex'))) {
+        this.movedPaths.add(remote.path)
+        continue
+      }
+      fileDeletes += 1
     }
     if (await this.runner.admitDeletes(fileDeletes)) return batch
     await this.runner.holdDeletes(deletes, this.peerName())
@@ -173,7 +185,7 @@ export class Puller {
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
-        if (action.local.kind !== 'dir') this.runner.noteRemoteDelete()
+        if (action.local.kind !== 'dir' && !this.movedPaths.has(action.record.path)) this.runner.noteRemoteDelete()
         return
       }
       case 'adopt':
