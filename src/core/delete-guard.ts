@@ -30,3 +30,11 @@ export function isMassDelete ({ liveFiles, recentDeletes, batchDeletes, maxShare
   if (before < minFiles) return false
   return recentDeletes + batchDeletes > maxShare * before
 }
+
+/**
+ * False when `deletes` (recent plus batch) cannot be a mass delete in a folder of any size, so the
+ * caller need not count the folder's files: below the share of the smallest guarded folder.
+ */
+export function canBeMassDelete (deletes: number, maxShare: number, minFiles = MIN_GUARDED_FILES): boolean {
+  return deletes > maxShare * minFiles
+}

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MARKER_DIR, type FolderConfig } from '../config.js'
 import type { DeviceShort, FileRecord } from '../core/types.js'
-import { isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
+import { canBeMassDelete, isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
@@ -192,6 +192,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     const nowMs = Date.now()
     this.recentDeletes = this.recentDeletes.filter(([timeMs]) => nowMs - timeMs < RECENT_DELETES_MS)
     const recent = this.recentDeletes.reduce((n, [, count]) => n + count, 0)
+    // Counting the folder's files reads the whole index: only when the deletes could matter.
+    if (!canBeMassDelete(recent + fileDeletes, this.folder.maxDeleteShare)) return true
     let liveFiles = 0
     for await (const r of this.store.records(this.folder.id)) if (!r.isDeleted && r.kind !== 'dir') liveFiles += 1
     return !isMassDelete({ liveFiles, recentDeletes: recent, batchDeletes: fileDeletes, maxShare: this.folder.maxDeleteShare })

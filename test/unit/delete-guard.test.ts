@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isMassDelete } from '../../src/core/delete-guard.js'
+import { canBeMassDelete, isMassDelete, MIN_GUARDED_FILES } from '../../src/core/delete-guard.js'
 
 const cases: Array<[string, Parameters<typeof isMassDelete>[0], boolean]> = [
   ['15 of 20 at 0.5', { liveFiles: 20, recentDeletes: 0, batchDeletes: 15, maxShare: 0.5 }, true],
@@ -19,5 +19,20 @@ const cases: Array<[string, Parameters<typeof isMassDelete>[0], boolean]> = [
 for (const [name, input, expected] of cases) {
   test(`isMassDelete: ${name}`, () => { assert.is(isMassDelete(input), expected) })
 }
+
+test('canBeMassDelete: deletes that no folder size could make a mass delete need no count', () => {
+  for (const maxShare of [0, 0.1, 0.3, 0.5, 0.9, 1]) {
+    for (let deletes = 0; deletes <= 30; deletes++) {
+      if (canBeMassDelete(deletes, maxShare)) continue
+      // Then no folder (of any size, with any split of recent and batch deletes) holds them.
+      for (let live = 0; live <= 60; live++) {
+        for (let recent = 0; recent <= deletes; recent++) {
+          assert.not.ok(isMassDelete({ liveFiles: live, recentDeletes: recent, batchDeletes: deletes - recent, maxShare }), `${deletes} deletes, ${live} files, share ${maxShare}`)
+        }
+      }
+    }
+  }
+  assert.ok(canBeMassDelete(MIN_GUARDED_FILES, 0.5))
+})
 
 test.run()
