@@ -28,6 +28,9 @@ export interface AgentEvents {
   pairing: [PairingWindowState | undefined]
 }
 
+/** Folder offers kept per device, so that a misbehaving peer cannot grow the config without end. */
+export const MAX_OFFERS_PER_DEVICE = 100
+
 export class Agent extends EventEmitter<AgentEvents> {
   readonly home: string
   config: Config
@@ -40,6 +43,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
+  private readonly offersFullLogged = new Set<string>()
   private readonly pairing = new PairingHost({
     home: () => this.home,
     identity: () => this.identity,
@@ -109,6 +113,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.config.offers.some(o => o.folderId === folderId && o.fromDevice === deviceId)) return
     if (this.config.folders.some(f => f.id === folderId)) {
       this.log(`${from} shares folder "${label}" (${folderId}); share it back with \`lansync folder share ${folderId} ${deviceId}\``)
+      return
+    }
+    // A paired device could offer 1000 new folders on every connection: keep a bounded number of
+    // them (the config is rewritten whole for each), and say so once.
+    if (this.config.offers.filter(o => o.fromDevice === deviceId).length >= MAX_OFFERS_PER_DEVICE) {
+      if (!this.offersFullLogged.has(deviceId)) {
+        this.offersFullLogged.add(deviceId)
+        this.log(`${from} offers more than ${MAX_OFFERS_PER_DEVICE} folders; the rest are ignored (see \`lansync folder offers\`)`)
+      }
       return
     }
     this.config.offers.push({ folderId, label, fromDevice: deviceId, offeredMs: Date.now() })

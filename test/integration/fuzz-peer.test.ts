@@ -1,7 +1,7 @@
 // A paired but hostile peer, driven by fast-check: thousands of generated frames (random bytes,
 // random msgpack, valid messages mutated into wrong types, huge lengths, deep nesting,
 // `__proto__` keys and hostile paths) over real Noise connections to a real agent. Each run is
-// one connection: a valid hello, the generated frames, then a request whose answer proves the
+// one connection: a valid hello (or a generated one), the generated frames, then a request whose answer proves the
 // agent handled them all. The agent must stay up, close only that connection on a violation with
 // a code and a reason (never an internal error), write nothing, and keep syncing with its good peer.
 //
@@ -31,6 +31,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1500)
 const TIME_LIMIT_MS = Number(process.env.FUZZ_TIME_S ?? 60) * 1000
 const SYNC_ID = 0xfffffff0
 const MALLORY_SHORT = 'fa11ed0000000001'
+const hex16 = (): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 16, maxLength: 16 })
 
 /** A frame as the wire has it (4-byte big-endian length, payload), for any payload, empty too. */
 function rawFrame (payload: Uint8Array): Buffer {
@@ -81,6 +82,30 @@ const template: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ type: fc.constantFrom('pairStart', 'nope', '__proto__', 'constructor', ''), x: weird })
 )
 
+/**
+ * Well-formed messages with hostile meaning: files at odd but legal names whose block the peer
+ * never serves (so nothing may appear on disk), tombstones of paths nobody has, requests for
+ * blocks the folder does not hold, progress with odd numbers, pings.
+ */
+const evil = Buffer.from('evil')
+const oddName = fc.oneof(
+  fc.constantFrom('CON', 'con.txt', 'NUL', 'aux/prn.txt', 'LPT1', 'x'.repeat(255), `${'deep/'.repeat(40)}f`, ' lead', 'trail ', '日本語.txt', 'é', 'a:b', 'q?.txt'),
+  fc.string({ minLength: 1, maxLength: 30 }).map(s => `fz-${s.replace(/[\u0000-\u001f/\\]/g, '_')}`)
+)
+const validMessage: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({ path: oddName, isDeleted: fc.boolean(), vector: fc.dictionary(hex16(), fc.integer({ min: 1, max: 2 ** 40 }), { minKeys: 1, maxKeys: 3 }), isUpdate: fc.boolean() })
+    .map(({ path, isDeleted, vector: v, isUpdate }) => {
+      const record = isDeleted
+        ? { path, kind: 'file', sizeBytes: 0, mtimeMs: 1, mode: 0o644, vector: v, isDeleted: true, blocks: [], hash: sha(Buffer.alloc(0)), linkTarget: '', modifiedBy: MALLORY_SHORT, sequence: 1 }
+        : { path, kind: 'file', sizeBytes: 4, mtimeMs: 1, mode: 0o644, vector: v, isDeleted: false, blocks: [{ hash: sha(evil), sizeBytes: 4 }], hash: sha(evil), linkTarget: '', modifiedBy: MALLORY_SHORT, sequence: 1 }
+      return (isUpdate ? { type: 'update', folder: 'docs', records: [record], sequence: 1 } : { type: 'manifest', folder: 'docs', records: [record], sequence: 1, isLast: true }) as Message
+    }),
+  fc.record({ id: fc.nat({ max: 0xffffff }), path: fc.oneof(oddName, fc.constant('keep-3-7f3a.txt')), hash: fc.uint8Array({ minLength: 32, maxLength: 32 }), sizeBytes: fc.integer({ min: 1, max: 256 * 1024 }) })
+    .map(r => ({ type: 'request', folder: 'docs', ...r }) as Message),
+  fc.record({ needFiles: fc.nat(), needBytes: fc.maxSafeNat(), sequence: fc.maxSafeNat() }).map(r => ({ type: 'progress', folder: 'docs', ...r }) as Message),
+  fc.constant({ type: 'ping' } as Message)
+)
+
 type Mutation = (m: Record<string, unknown>) => Record<string, unknown>
 const setOwn = (o: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> => {
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
@@ -100,6 +125,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 /** The frames of one run: each a whole frame (the last may be cut short, then the peer hangs up). */
 const frame: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 3, arbitrary: validMessage.map(m => encodeFrame(encodeMessage(m))) },
   { weight: 5, arbitrary: fc.tuple(template, mutation).map(([m, mutate]) => rawFrame(packWire(mutate(m)))) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map(b => rawFrame(b)) },
   { weight: 2, arbitrary: weird.map(v => rawFrame(packr.pack(v))) },
@@ -118,7 +144,16 @@ const frame: fc.Arbitrary<Uint8Array> = fc.oneof(
     )
   }
 )
-const run = fc.record({ frames: fc.array(frame, { minLength: 1, maxLength: 8 }), cutShort: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat({ max: 64 }) }) })
+const folderId = fc.oneof(fc.constantFrom('docs', 'DOCS', '-x', ''), fc.string({ unit: fc.constantFrom(...'abcdefgh0123-'), minLength: 1, maxLength: 12 }))
+/** A first hello of our own making (else the valid one): other folders (offers), odd epochs, odd fields. */
+const firstHello = fc.tuple(fc.record({
+  type: fc.constant('hello'),
+  protocol: fc.constantFrom(PROTOCOL_VERSION, PROTOCOL_VERSION, 0, 2 ** 32),
+  deviceName: fc.oneof(fc.string({ maxLength: 40 }), fc.constant('x'.repeat(300)), fc.constant('evil\u0000name')),
+  folders: fc.array(fc.record({ id: folderId, label: fc.string({ maxLength: 20 }), epoch: fc.oneof(hex16(), weird), sequence: fc.nat(), haveEpoch: fc.oneof(hex16(), fc.constant('')), haveSequence: fc.oneof(fc.nat(), fc.constant(2 ** 53)) }), { maxLength: 12 })
+}), fc.oneof({ weight: 3, arbitrary: fc.constant<Mutation>(m => m) }, { weight: 1, arbitrary: mutation })).map(([m, mutate]) => rawFrame(packWire(mutate(m))))
+
+const run = fc.record({ hello: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: firstHello }), frames: fc.array(frame, { minLength: 1, maxLength: 8 }), cutShort: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat({ max: 64 }) }) })
 
 /** Packs a (mutated) wire map as it is: `type` is the message's name (protocol.md section 4). */
 function packWire (m: Record<string, unknown>): Uint8Array {
@@ -148,7 +183,7 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
   const stats = { runs: 0, frames: 0, closedByAgent: 0, survived: 0, hungUp: 0 }
   const codes = new Map<string, number>()
 
-  const property = fc.asyncProperty(run, async ({ frames, cutShort }) => {
+  const property = fc.asyncProperty(run, async ({ hello: ownHello, frames, cutShort }) => {
     stats.runs += 1
     const conn: Connection = await transport.dial('127.0.0.1', a.port, aKey)
     let closeMessage: { code: string, reason: string } | undefined
@@ -158,7 +193,7 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
       if (message?.type === 'close') closeMessage = { code: message.code, reason: message.reason }
       if (message?.type === 'response' && message.id === SYNC_ID) isSynced = true
     })
-    conn.send(hello)
+    conn.send(ownHello ?? hello)
     for (const f of frames) { conn.send(f); stats.frames += 1 }
     if (cutShort !== null) {
       // A frame cut short, then the peer hangs up: the agent just drops the connection.
@@ -205,7 +240,6 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
   } finally {
     console.log(`fuzz: ${JSON.stringify(stats)} close codes ${JSON.stringify(Object.fromEntries(codes))}`)
   }
-  await transport.close()
   assert.ok(stats.frames >= Math.min(1000, RUNS), `thousands of frames: ${stats.frames}`)
   assert.ok(stats.closedByAgent > 0 && stats.survived > 0)
 
@@ -215,6 +249,21 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
   await waitFor(() => (a.agent?.output().split('\n').filter(l => l.includes(`closing connection to ${mallory7}:`)).length ?? 0) >= stats.closedByAgent,
     { what: 'a log line per closed connection' })
   assert.not.match(a.agent?.output() ?? '', /internal error/)
+
+  // Offers: a hello that offers 1000 new folders leaves at most 100 of them in the config.
+  {
+    const conn = await transport.dial('127.0.0.1', a.port, aKey)
+    const ended = new Promise<void>(resolve => conn.on('close', () => resolve()))
+    onMessages(conn, () => {})
+    const folders = Array.from({ length: 1000 }, (_, i) => ({ id: `offer-${i}`, label: `offer ${i}`, epoch: '0123456789abcdef', sequence: 1, haveEpoch: '', haveSequence: 0 }))
+    conn.send(encodeFrame(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, deviceName: 'mallory', folders } as Message)))
+    await waitFor(() => /offers more than 100 folders; the rest are ignored/.test(a.agent?.output() ?? ''), { what: 'the offer cap in the log' })
+    conn.close('done')
+    await ended
+    const offers = JSON.parse(readFileSync(join(a.home, 'config.json'), 'utf8')).offers.filter((o: any) => o.fromDevice === hostileId)
+    assert.is(offers.length, 100)
+  }
+  await transport.close()
 
   // Nothing was written, inside the folder or beside it; history is as it was.
   assert.equal(snapshotTree(a.folder), before.tree)
