@@ -84,20 +84,19 @@ export class Puller {
       if (this.isClosed) return
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          // A folder whose disk is gone gets nothing written into its mount point: wait for it
-          // (the batch stays unacknowledged, so after a restart the peer sends it again).
-          if (!(await this.runner.hasMarker())) {
-            await this.runner.whenMarkerPresent()
-            if (this.isClosed || this.runner.isStopped) return
-            attempt -= 1
-            continue
-          }
           const prefetched = await prefetches[i]
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
           break
         } catch (err) {
-          if (isLansyncError(err, 'FOLDER_MARKER_MISSING') && !this.runner.isStopped) { attempt -= 1; continue } // vanished meanwhile: wait above
+          if (isLansyncError(err, 'FOLDER_MARKER_MISSING')) {
+            // The folder's disk is gone: nothing is written into its empty mount point. Wait for it
+            // (the batch stays unacknowledged, so after a restart the peer sends it again).
+            await this.runner.whenMarkerPresent()
+            if (this.isClosed || this.runner.isStopped) return
+            attempt -= 1
+            continue
+          }
           if (err instanceof LocalChangedError && attempt < 2) {
             // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
             await this.runner.scan([remote.path])

@@ -34,9 +34,14 @@ test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: s
   writeFileSync(join(b.folder, 'new-on-b.txt'), 'made while A was away')
   await waitFor(async () => {
     const peer = (await a.status()).peers.find((p: any) => p.deviceId === b.id)
-    return peer?.folders?.[0]?.needFiles > 0
-  }, { what: 'A to know of the new file' })
-  assert.not.ok(existsSync(a.folder), 'nothing is written into the missing folder')
+    return peer?.folders?.[0]?.needFiles > 0 && peer.blockBytesReceived > 0
+  }, { what: 'A to know of the new file and fetch its block' })
+  // The block is in; only the write is left, and it must not happen. (A negative: watched for a while.)
+  const watchUntil = Date.now() + 1500
+  while (Date.now() < watchUntil) {
+    assert.not.ok(existsSync(a.folder), 'nothing is written into the missing folder')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
   for (let i = 0; i < 20; i++) assert.ok(existsSync(join(b.folder, `f${i}.txt`)), `f${i}.txt kept on B`)
   const bDocs = await docsOf(b)
   assert.is(bDocs.files, 21)
