@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { writeFileSync, rmSync, existsSync, cpSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanupAll, cli, tempDir, waitFor } from '../helpers/cli.js'
+import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { makeCluster, waitConverged, type Device } from '../helpers/cluster.js'
 
 const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
@@ -28,6 +28,9 @@ test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: s
   assert.is(stopped.deleted, 0, 'no tombstone was made')
   const human = await cli(a.home, ['status'])
   assert.match(human.stdout, /stopped: folder marker missing at/)
+  const resume = await runCli(a.home, ['folder', 'resume', 'docs'])
+  assert.is(resume.code, 1)
+  assert.match(resume.stderr, /its marker is missing at .*; mount its disk first, then resume/)
   await waitFor(() => /docs: stopped: folder marker missing at/.test(a.agent?.output() ?? ''), { what: 'the reason in the log' })
 
   // B changes something meanwhile: A hears of it but writes nothing where its disk should be.
