@@ -161,7 +161,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.lan?.update()
         return { folders: this.config.folders.length }
       case 'rescan': return await this.rescan(params)
-      case 'folder.resume': return await this.resumeFolder(params)
+      case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -195,6 +195,14 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.runners.set(folder.id, runner)
       void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))
     }
+  }
+
+  /** What `folder resume` would delete: the held tombstones' paths, and who made each. */
+  private async heldDeletes ({ folder: name }: { folder: string }): Promise<unknown> {
+    const folder = findFolder(this.config, name)
+    const held = []
+    for await (const r of this.store.heldRecords(folder.id)) held.push({ path: r.path, kind: r.kind, deletedBy: this.deviceName(r.modifiedBy) })
+    return { folder: folder.id, label: folder.label, held }
   }
 
   /** Applies the remote deletes the mass-delete guard held, as a person confirmed. */

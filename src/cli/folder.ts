@@ -43,8 +43,17 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         print(args, folder, () => `Folder "${folder.label}": remote deletes of more than ${Math.round(folder.maxDeleteShare * 100)}% of its files at once are held until \`lansync folder resume ${folder.label}\`${folder.maxDeleteShare >= 1 ? ' (guard off)' : ''}`)
       })
     .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
-      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' }),
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
       async args => {
+        if (args.dryRun) {
+          const list = await invoke(args.home, 'folder.resume', { folder: args.folder, isDryRun: true })
+          print(args, list, () => list.held.length === 0
+            ? `Folder "${list.label as string}" holds no deletes.`
+            : [`Folder "${list.label as string}": \`lansync folder resume ${list.label as string}\` would delete ${list.held.length as number}:`,
+                ...list.held.map((h: any) => `  ${h.path as string}${h.kind === 'dir' ? '/' : ''} (deleted by ${h.deletedBy as string})`)].join('\n'))
+          return
+        }
         const result = await invoke(args.home, 'folder.resume', { folder: args.folder })
         print(args, result, () => result.held === 0
           ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`

@@ -43,6 +43,14 @@ test('15 of 20 files deleted on A: B holds them, paused with a reason, until `fo
   assert.is(folder.pendingDeletes, 15)
   await waitFor(() => /docs: paused: 15 remote deletes from a held/.test(b.agent?.output() ?? ''), { what: 'the pause in the agent log' })
 
+  // A dry run lists what resume would delete, and deletes nothing.
+  const dry = await cli(b.home, ['folder', 'resume', 'docs', '--dry-run'])
+  assert.match(dry.stdout, /would delete 15:/)
+  assert.match(dry.stdout, /file-00\.txt \(deleted by a\)/)
+  const dryJson = await cli(b.home, ['folder', 'resume', 'docs', '--dry-run', '--json'])
+  assert.equal(dryJson.json.held.map((h: any) => h.path).sort(), names.slice(0, 15))
+  assert.is((await docsOf(b)).pendingDeletes, 15)
+
   const resumed = await cli(b.home, ['folder', 'resume', 'docs', '--json'])
   assert.is(resumed.json.deleted, 15)
   const tree = await waitConverged([a, b], { what: 'the held deletes to apply' })
