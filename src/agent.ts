@@ -183,7 +183,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     for (const folder of wanted.values()) {
       if (this.runners.has(folder.id)) continue
-      const runner = new FolderRunner({ folder, store: this.store, device: this.identity.short })
+      const runner = new FolderRunner({ folder, store: this.store, device: this.identity.short, deviceName: short => this.deviceName(short) })
       const tag = { folder: folder.label }
       runner.on('progress', p => this.emit('progress', { ...tag, ...p }))
       runner.on('problem', p => { this.emit('problem', { ...tag, ...p }); this.log(`${folder.label}: ${p.path}: ${p.message}`) })
@@ -211,7 +211,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     let runner = this.runners.get(folder.id)
     // No agent running (or the folder is not started): a runner of our own, without a watcher.
     const isOwn = runner === undefined
-    runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false })
+    runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false, deviceName: short => this.deviceName(short) })
     try {
       const result = await resumeHeldDeletes(runner, { localDevice: this.identity.short, deviceLabel: short => this.deviceLabel(short) })
       this.log(`${folder.label}: resumed by a person: ${result.deleted} held deletes applied${result.kept > 0 ? `, ${result.kept} kept (changed here since)` : ''}`)

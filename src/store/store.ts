@@ -260,6 +260,10 @@ export class Store {
     await this.db.batch(batch, { sync: true })
   }
 
+  async isHeld (folderId: string, path: string): Promise<boolean> {
+    return await this.db.has(keys.heldKey(folderId, path))
+  }
+
   /** Held tombstones of a folder, in path order. */
   async * heldRecords (folderId: string): AsyncGenerator<StoredRecord> {
     for await (const value of this.db.values(keys.prefixRange(keys.heldPrefix(folderId)))) yield decodeStoredRecord(value)

@@ -28,8 +28,6 @@ const MAX_PROBLEMS = 1000
 interface FolderRunnerEvents {
   /** Records this device changed (committed to the index); the sync layer announces them. */
   changed: [StoredRecord[]]
-  /** The mass-delete guard started holding remote deletes: how many, from whom. */
-  held: [number, string]
   scanned: [ScanResult]
   progress: [ScanProgress]
   problem: [ScanProblem]
@@ -45,6 +43,8 @@ export interface FolderRunnerOptions {
   retryMs?: number
   /** How often a folder whose marker is missing looks for it again (a stat: cheap). */
   markerPollMs?: number
+  /** A device's name for people, from its short (who deleted what the guard holds). */
+  deviceName?: (short: DeviceShort) => string
 }
 
 export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
@@ -56,6 +56,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   private readonly isWatching: boolean
   private readonly retryMs: number
   private readonly markerPollMs: number
+  private readonly deviceName: (short: DeviceShort) => string
   /** The state scans leave (idle, scanning, error); `state` may override it with paused or stopped. */
   private scanState: FolderState = 'starting'
   private scanReason: string | undefined
@@ -64,7 +65,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   private markerTimer: NodeJS.Timeout | undefined
   /** Remote tombstones held by the mass-delete guard (in the store), and who sent the last ones. */
   heldCount = 0
-  private heldFrom = ''
+  /** Names of the devices that made the held deletes (a few; for the reason status shows). */
+  private heldAuthors = new Set<string>()
   /** Remote deletes of files applied recently: [time, count], for the guard's window. */
   private recentDeletes: Array<[number, number]> = []
   private queue: Promise<unknown> = Promise.resolve()
@@ -76,8 +78,9 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   /** Current per-path problems, oldest first; a path leaves once a version of it is committed. */
   private readonly problems = new Map<string, PathProblem>()
 
-  constructor ({ folder, store, device, isWatching = true, retryMs = 10_000, markerPollMs = 2000 }: FolderRunnerOptions) {
+  constructor ({ folder, store, device, isWatching = true, retryMs = 10_000, markerPollMs = 2000, deviceName = short => short }: FolderRunnerOptions) {
     super()
+    this.deviceName = deviceName
     this.folder = folder
     this.store = store
     this.retryMs = retryMs
@@ -90,8 +93,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   }
 
   async start (): Promise<void> {
-    for await (const _ of this.store.heldRecords(this.folder.id)) this.heldCount += 1
-    if (this.heldCount > 0) this.heldFrom = 'a peer'
+    await this.recountHeld()
     await this.startWatcher()
     await this.scan([''])
   }
@@ -121,7 +123,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     if (this.isClosed) return undefined
     if (this.isMarkerMissing) return markerMissingMessage(this.folder.path)
     if (this.heldCount > 0 && this.scanState !== 'scanning') {
-      return `${this.heldCount} remote deletes from ${this.heldFrom} held (more than ${Math.round(this.folder.maxDeleteShare * 100)}% of the folder at once); nothing was deleted: check, then run \`lansync folder resume ${this.folder.label}\``
+      return `${this.heldCount} remote deletes from ${describeAuthors(this.heldAuthors)} held (more than ${Math.round(this.folder.maxDeleteShare * 100)}% of the folder at once); nothing was deleted: check, then run \`lansync folder resume ${this.folder.label}\``
     }
     return this.scanReason
   }
@@ -205,12 +207,15 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   /** Keeps remote tombstones instead of applying them, and pauses the folder's deletes. */
   async holdDeletes (records: FileRecord[], from: string): Promise<void> {
     if (records.length === 0) return
-    const wasHeld = this.heldCount
+    // Counted as they come (not by reading every held record again), so that holding a mass
+    // delete of a big folder, 1000 records a batch, stays linear.
+    let added = 0
+    for (const r of records) if (!(await this.store.isHeld(this.folder.id, r.path))) added += 1
     await this.store.holdRecords(this.folder.id, records)
-    await this.recountHeld()
-    this.heldFrom = from
+    this.heldCount += added
+    for (const r of records) { if (this.heldAuthors.size > 3) break; this.heldAuthors.add(this.deviceName(r.modifiedBy)) }
+    if (this.heldAuthors.size === 0) this.heldAuthors.add(from)
     this.emitState()
-    if (wasHeld === 0) this.emit('held', this.heldCount, from)
   }
 
   /** Drops held tombstones that were applied (those still equal to `applied`; newer ones stay). */
@@ -224,11 +229,18 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.emitState()
   }
 
+  /** Counts the held tombstones, and names who deleted them (the devices' names in the config). */
   private async recountHeld (): Promise<void> {
     let n = 0
-    for await (const _ of this.store.heldRecords(this.folder.id)) n += 1
+    const authors = new Set<string>()
+    for await (const r of this.store.heldRecords(this.folder.id)) {
+      n += 1
+      if (authors.size <= 3) authors.add(this.deviceName(r.modifiedBy))
+    }
     this.heldCount = n
+    this.heldAuthors = authors
   }
+
 
   /** Queues a scan of `paths` ('' = all). Scans run one at a time; queued paths are merged. */
   async scan (paths: Iterable<string>): Promise<void> {
@@ -336,6 +348,12 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.lastEmitted = text
     this.emit('state', this.state, this.stateReason)
   }
+}
+
+/** Up to three device names, then "and others". */
+function describeAuthors (names: Set<string>): string {
+  const list = [...names]
+  return list.length > 3 ? `${list.slice(0, 3).join(', ')} and others` : list.join(', ')
 }
 
 /** The error a puller meets when the marker vanished under it. */

@@ -93,6 +93,7 @@ test('a move of most files and deletes below the share apply at once; `folder se
   assert.is(offline.json.folders[0].pendingDeletes, 4)
   await b.start()
   await waitFor(async () => (await docsOf(b)).state === 'paused', { what: 'B paused again after a restart' })
+  assert.match((await docsOf(b)).reason, /^4 remote deletes from a held \(more than 20% of the folder at once\)/)
   for (const name of names.slice(5, 9)) assert.ok(existsSync(join(b.folder, 'moved', name)))
   await cli(b.home, ['folder', 'resume', 'docs'])
   const tree = await waitConverged([a, b])
