@@ -188,9 +188,20 @@ export class Agent extends EventEmitter<AgentEvents> {
       runner.on('progress', p => this.emit('progress', { ...tag, ...p }))
       runner.on('problem', p => { this.emit('problem', { ...tag, ...p }); this.log(`${folder.label}: ${p.path}: ${p.message}`) })
       runner.on('scanned', r => this.emit('scanned', { ...tag, ...r }))
+      // States with a reason (error, paused, stopped) are logged once each, and so is the return
+      // to idle after one; the scans in between (a paused folder still scans) are not.
+      let lastLogged = ''
       runner.on('state', (state, reason) => {
         this.emit('state', { ...tag, state, reason })
-        if (state === 'error' || reason !== undefined) this.log(`${folder.label}: ${state}${reason !== undefined ? `: ${reason}` : ''}`)
+        if (reason !== undefined || state === 'error') {
+          const line = `${folder.label}: ${state}${reason !== undefined ? `: ${reason}` : ''}`
+          if (line !== lastLogged) this.log(line)
+          lastLogged = line
+        } else if (state === 'idle' && lastLogged !== '') {
+          const after = lastLogged.includes(': stopped: ') ? 'its marker is back' : lastLogged.includes(': paused: ') ? 'no deletes held' : 'the problem is gone'
+          this.log(`${folder.label}: idle: ${after}`)
+          lastLogged = ''
+        }
       })
       this.runners.set(folder.id, runner)
       void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))

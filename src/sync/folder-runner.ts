@@ -112,17 +112,18 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   /** Closed: pullers waiting for the marker give up. */
   get isStopped (): boolean { return this.isClosed }
 
+  /** Stopped outranks everything; held deletes outrank scanning (a paused folder still scans). */
   get state (): FolderState {
     if (this.isClosed) return 'stopped'
     if (this.isMarkerMissing) return 'stopped'
-    if (this.heldCount > 0 && this.scanState !== 'scanning') return 'paused'
+    if (this.heldCount > 0 && this.scanState !== 'error') return 'paused'
     return this.scanState
   }
 
   get stateReason (): string | undefined {
     if (this.isClosed) return undefined
     if (this.isMarkerMissing) return markerMissingMessage(this.folder.path)
-    if (this.heldCount > 0 && this.scanState !== 'scanning') {
+    if (this.heldCount > 0 && this.scanState !== 'error') {
       return `${this.heldCount} remote deletes from ${describeAuthors(this.heldAuthors)} held (more than ${Math.round(this.folder.maxDeleteShare * 100)}% of the folder at once); nothing was deleted: check, then run \`lansync folder resume ${this.folder.label}\``
     }
     return this.scanReason

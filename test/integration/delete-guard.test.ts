@@ -57,6 +57,9 @@ test('15 of 20 files deleted on A: B holds them, paused with a reason, until `fo
   assert.equal(Object.keys(tree).sort(), ['after.txt', ...names.slice(15)])
   const after = await docsOf(b)
   assert.is(after.state, 'idle')
+  const log = b.agent?.output() ?? ''
+  assert.is(log.split('\n').filter(l => l.includes('docs: paused: 15 remote deletes')).length, 1, 'the pause is logged once')
+  await waitFor(() => /docs: idle: no deletes held/.test(b.agent?.output() ?? ''), { what: 'the resume in the log' })
   assert.is(after.pendingDeletes, 0)
 
   // Every deleted file can be restored from B's history.
@@ -93,7 +96,8 @@ test('a move of most files and deletes below the share apply at once; `folder se
   assert.is(offline.json.folders[0].pendingDeletes, 4)
   await b.start()
   await waitFor(async () => (await docsOf(b)).state === 'paused', { what: 'B paused again after a restart' })
-  assert.match((await docsOf(b)).reason, /^4 remote deletes from a held \(more than 20% of the folder at once\)/)
+  const reason = (await docsOf(b)).reason
+  assert.match(reason, /^4 remote deletes from a held \(more than 20% of the folder at once\)/, reason)
   for (const name of names.slice(5, 9)) assert.ok(existsSync(join(b.folder, 'moved', name)))
   await cli(b.home, ['folder', 'resume', 'docs'])
   const tree = await waitConverged([a, b])

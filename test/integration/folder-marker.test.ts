@@ -53,6 +53,7 @@ test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: s
   // The disk is back: A notices by itself, rescans, and pulls what it missed.
   cpSync(backup, a.folder, { recursive: true, preserveTimestamps: true })
   await waitFor(async () => (await docsOf(a)).state === 'idle', { what: 'A to resume by itself' })
+  await waitFor(() => /docs: idle: its marker is back/.test(a.agent?.output() ?? ''), { what: 'the return in the log' })
   const tree = await waitConverged([a, b], { what: 'A to catch up' })
   assert.is(Object.keys(tree).length, 21)
   assert.is(readFileSync(join(a.folder, 'new-on-b.txt'), 'utf8'), 'made while A was away')
