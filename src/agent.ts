@@ -16,6 +16,8 @@ import { deviceShort, decodeDeviceId } from './core/device-id.js'
 import { listHistory, pruneHistory, restoreFile, restoreFolderSnapshot, type OpsContext } from './ops/history.js'
 import type { ScanProblem, ScanProgress, ScanResult } from './fs/scanner.js'
 import { PairingHost, type PairingWindowState } from './sync/pairing-host.js'
+import { resumeHeldDeletes, type ResumeResult } from './sync/held-deletes.js'
+import { findFolder } from './ops/locate.js'
 
 export interface AgentEvents {
   log: [string]
@@ -26,6 +28,9 @@ export interface AgentEvents {
   /** A pairing window opened (its state) or closed (undefined): what mDNS announces. */
   pairing: [PairingWindowState | undefined]
 }
+
+/** Folder offers kept per device, so that a misbehaving peer cannot grow the config without end. */
+export const MAX_OFFERS_PER_DEVICE = 100
 
 export class Agent extends EventEmitter<AgentEvents> {
   readonly home: string
@@ -46,6 +51,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
+  private readonly offersFullLogged = new Set<string>()
   private readonly pairing = new PairingHost({
     home: () => this.home,
     identity: () => this.identity,
@@ -164,6 +170,15 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.log(`${from} shares folder "${label}" (${folderId}); share it back with \`lansync folder share ${folderId} ${deviceId}\``)
       return
     }
+    // A paired device could offer 1000 new folders on every connection: keep a bounded number of
+    // them (the config is rewritten whole for each), and say so once.
+    if (this.config.offers.filter(o => o.fromDevice === deviceId).length >= MAX_OFFERS_PER_DEVICE) {
+      if (!this.offersFullLogged.has(deviceId)) {
+        this.offersFullLogged.add(deviceId)
+        this.log(`${from} offers more than ${MAX_OFFERS_PER_DEVICE} folders; the rest are ignored (see \`lansync folder offers\`)`)
+      }
+      return
+    }
     this.config.offers.push({ folderId, label, fromDevice: deviceId, offeredMs: Date.now() })
     saveConfig(this.home, this.config)
     this.log(`${from} offers folder "${label}" (${folderId}); accept with \`lansync folder accept ${folderId} PATH\``)
@@ -211,6 +226,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         await this.applyWan()
         return this.wanStatus()
       case 'rescan': return await this.rescan(params)
+      case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -226,21 +242,58 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (folder === undefined || folder.path !== runner.folder.path) {
         await runner.close()
         this.runners.delete(id)
+      } else {
+        runner.folder = folder // new settings (maxDeleteShare) apply from the next batch on
       }
     }
     for (const folder of wanted.values()) {
       if (this.runners.has(folder.id)) continue
-      const runner = new FolderRunner({ folder, store: this.store, device: this.identity.short })
+      const runner = new FolderRunner({ folder, store: this.store, device: this.identity.short, deviceName: short => this.deviceName(short) })
       const tag = { folder: folder.label }
       runner.on('progress', p => this.emit('progress', { ...tag, ...p }))
       runner.on('problem', p => { this.emit('problem', { ...tag, ...p }); this.log(`${folder.label}: ${p.path}: ${p.message}`) })
       runner.on('scanned', r => this.emit('scanned', { ...tag, ...r }))
+      // States with a reason (error, paused, stopped) are logged once each, and so is the return
+      // to idle after one; the scans in between (a paused folder still scans) are not.
+      let lastLogged = ''
       runner.on('state', (state, reason) => {
         this.emit('state', { ...tag, state, reason })
-        if (state === 'error') this.log(`${folder.label}: ${reason ?? ''}`)
+        if (reason !== undefined || state === 'error') {
+          const line = `${folder.label}: ${state}${reason !== undefined ? `: ${reason}` : ''}`
+          if (line !== lastLogged) this.log(line)
+          lastLogged = line
+        } else if (state === 'idle' && lastLogged !== '') {
+          const after = lastLogged.includes(': stopped: ') ? 'its marker is back' : lastLogged.includes(': paused: ') ? 'no deletes held' : 'the problem is gone'
+          this.log(`${folder.label}: idle: ${after}`)
+          lastLogged = ''
+        }
       })
       this.runners.set(folder.id, runner)
       void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))
+    }
+  }
+
+  /** What `folder resume` would delete: the held tombstones' paths, and who made each. */
+  private async heldDeletes ({ folder: name }: { folder: string }): Promise<unknown> {
+    const folder = findFolder(this.config, name)
+    const held = []
+    for await (const r of this.store.heldRecords(folder.id)) held.push({ path: r.path, kind: r.kind, deletedBy: this.deviceName(r.modifiedBy) })
+    return { folder: folder.id, label: folder.label, held }
+  }
+
+  /** Applies the remote deletes the mass-delete guard held, as a person confirmed. */
+  private async resumeFolder ({ folder: name }: { folder: string }): Promise<ResumeResult> {
+    const folder = findFolder(this.config, name)
+    let runner = this.runners.get(folder.id)
+    // No agent running (or the folder is not started): a runner of our own, without a watcher.
+    const isOwn = runner === undefined
+    runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false, deviceName: short => this.deviceName(short) })
+    try {
+      const result = await resumeHeldDeletes(runner, { localDevice: this.identity.short, deviceLabel: short => this.deviceLabel(short) })
+      this.log(`${folder.label}: resumed by a person: ${result.deleted} held deletes applied${result.kept > 0 ? `, ${result.kept} kept (changed here since)` : ''}`)
+      return result
+    } finally {
+      if (isOwn) await runner.close()
     }
   }
 
@@ -283,6 +336,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         type: folder.type,
         state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'),
         reason: runner?.stateReason,
+        pendingDeletes: runner?.heldCount ?? await this.countHeld(folder.id),
         files, dirs, bytes, deleted,
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
@@ -300,6 +354,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       folders,
       peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
     }
+  }
+
+  private async countHeld (folderId: string): Promise<number> {
+    let n = 0
+    for await (const _ of this.store.heldRecords(folderId)) n += 1
+    return n
   }
 
   private opsContext (): OpsContext {

@@ -20,6 +20,12 @@ export interface FolderConfig {
   sharedWith: string[]
   retention: RetentionPolicy
   isPaused: boolean
+  /**
+   * The mass-delete guard: remote deletes of more than this share (0..1) of the folder's files at
+   * once are held, not applied, until `lansync folder resume` (only in folders of at least
+   * MIN_GUARDED_FILES files). 1 turns the guard off.
+   */
+  maxDeleteShare: number
 }
 
 export interface DeviceConfig {
@@ -54,6 +60,7 @@ export interface Config {
 }
 
 export const DEFAULT_PORT = 22100
+export const DEFAULT_MAX_DELETE_SHARE = 0.5
 export const MARKER_DIR = '.lansync'
 
 /** The lansync home: `$LANSYNC_HOME`, else the platform's config dir (XDG on Linux). */
@@ -177,6 +184,8 @@ function validateConfig (raw: any, file: string): Config {
     f.sharedWith ??= []
     f.retention ??= { mode: 'all' }
     f.isPaused ??= false
+    f.maxDeleteShare ??= DEFAULT_MAX_DELETE_SHARE
+    if (!isDeleteShare(f.maxDeleteShare)) bad(`folder ${String(f.id)}: maxDeleteShare must be a number from 0 to 1, not ${JSON.stringify(f.maxDeleteShare)}`)
   }
   for (const d of config.devices) {
     if (typeof d.id !== 'string') bad('each device needs an id')
@@ -184,4 +193,9 @@ function validateConfig (raw: any, file: string): Config {
     d.addresses ??= []
   }
   return config
+}
+
+/** A valid `maxDeleteShare`: a finite number from 0 (hold every mass delete) to 1 (guard off). */
+export function isDeleteShare (value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 1
 }

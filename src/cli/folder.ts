@@ -1,8 +1,8 @@
-// `lansync folder add|list|remove`: which directories this device syncs.
+// `lansync folder add|list|remove|set|resume`: which directories this device syncs, and how.
 import type { Argv } from 'yargs'
 import { loadConfig, updateConfig, type FolderType } from '../config.js'
-import { addFolder, removeFolder } from '../ops/folders.js'
-import { notifyAgent } from './invoke.js'
+import { addFolder, removeFolder, setFolderSettings } from '../ops/folders.js'
+import { invoke, notifyAgent } from './invoke.js'
 import { sharingCommands } from './device.js'
 import { print, table } from './output.js'
 import type { GlobalArgs } from './main.js'
@@ -34,5 +34,30 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         await notifyAgent(args.home)
         print(args, folder, () => `Stopped syncing "${folder.label}"; the files in ${folder.path} were not touched.`)
       })
-    ).demandCommand(1, 'name a folder command: add, list, remove, share, unshare, offers, accept'))
+    .command('set <folder>', "change a folder's settings",
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .option('max-delete-share', { type: 'number', describe: 'hold remote deletes of more than this share of the files at once (0-1, default 0.5; 1 = off) until `folder resume`' }),
+      async args => {
+        const folder = updateConfig(args.home, config => setFolderSettings(config, args.folder, { maxDeleteShare: args.maxDeleteShare }))
+        await notifyAgent(args.home)
+        print(args, folder, () => `Folder "${folder.label}": remote deletes of more than ${Math.round(folder.maxDeleteShare * 100)}% of its files at once are held until \`lansync folder resume ${folder.label}\`${folder.maxDeleteShare >= 1 ? ' (guard off)' : ''}`)
+      })
+    .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
+      async args => {
+        if (args.dryRun) {
+          const list = await invoke(args.home, 'folder.resume', { folder: args.folder, isDryRun: true })
+          print(args, list, () => list.held.length === 0
+            ? `Folder "${list.label as string}" holds no deletes.`
+            : [`Folder "${list.label as string}": \`lansync folder resume ${list.label as string}\` would delete ${list.held.length as number}:`,
+                ...list.held.map((h: any) => `  ${h.path as string}${h.kind === 'dir' ? '/' : ''} (deleted by ${h.deletedBy as string})`)].join('\n'))
+          return
+        }
+        const result = await invoke(args.home, 'folder.resume', { folder: args.folder })
+        print(args, result, () => result.held === 0
+          ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`
+          : `Folder "${result.label as string}": ${result.deleted as number} held deletes applied${result.kept > 0 ? `, ${result.kept as number} files kept (changed here since)` : ''}; every deleted version stays in history (\`lansync restore PATH\`).`)
+      })
+    ).demandCommand(1, 'name a folder command: add, list, remove, set, resume, share, unshare, offers, accept'))
 }

@@ -17,6 +17,11 @@ import { crashPoint } from '../fault.js'
 
 export const EMPTY_HASH = createHash('sha256').digest()
 
+/** What status and the log say of a folder whose marker is gone (an unmounted disk). */
+export function markerMissingMessage (folderPath: string): string {
+  return `folder marker missing at ${join(folderPath, MARKER_DIR)}: is the disk mounted? (nothing is scanned or applied until it is back, so nothing is taken as deleted)`
+}
+
 export interface ScanProblem { path: string, code: string, message: string }
 
 export interface ScanResult {
@@ -103,6 +108,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       await this.collect(path, candidates, seen, result)
       await this.collectDeletions(path, seen, candidates, result)
     }
+    // A disk unmounted while we walked it looks like files vanishing one by one: look again before
+    // any of them becomes a tombstone.
+    if (candidates.some(c => c.isGone)) await this.assertMarker()
     const goneHashes = new Map<string, string>()
     const goneByInode = new Map<number, StoredRecord>()
     for (const c of candidates) {
@@ -121,8 +129,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       const s = await stat(join(this.root, MARKER_DIR))
       if (s.isDirectory()) return
     } catch {}
-    throw new LansyncError('FOLDER_MARKER_MISSING',
-      `folder ${this.root} has no ${MARKER_DIR} marker (is its disk unmounted?); refusing to scan so nothing is taken as deleted`)
+    throw new LansyncError('FOLDER_MARKER_MISSING', markerMissingMessage(this.root))
   }
 
   /** Gathers entries at and under `path` that differ from the index. */
@@ -251,7 +258,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       kind: c.kind,
       mode: c.mode,
       isDeleted: false,
-      vector: bumpVector(c.previous?.vector ?? {}, this.device),
+      vector: c.previous === undefined ? await this.firstVector() : bumpVector(c.previous.vector, this.device),
       modifiedBy: this.device
     }
     try {
@@ -291,6 +298,22 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       this.problem(result, c.path, 'PATH_UNREADABLE', e.message)
       return undefined
     }
+  }
+
+  /**
+   * The vector of a path this index has never held: `{epoch: 1}`, keyed by the index's epoch (a
+   * random 16-hex id of this incarnation of the index), not `{device: 1}`. Such a file was not
+   * made from any version this index knows, so its vector must be concurrent with every vector
+   * made before the index existed. After a wiped database the device's own counters start again
+   * at 1, and `{device: 1}` would equal or trail the records peers still hold of its old edits:
+   * an offline edit would then be overwritten by a stale version, or ignored. With the epoch key
+   * a rejoining device's files meet the peers' as concurrent: the same bytes merge (no transfer),
+   * different bytes become a conflict with both kept. The same holds for a folder added on two
+   * devices that both already hold files. Later edits bump the device's own counter as usual.
+   */
+  private async firstVector (): Promise<Record<string, number>> {
+    const { epoch } = await this.store.folderMeta(this.folderId)
+    return { [epoch]: 1 }
   }
 
   private problem (result: ScanResult, path: string, code: string, message: string): void {

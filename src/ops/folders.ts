@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { MARKER_DIR, writeFileAtomic, type Config, type FolderConfig, type FolderType } from '../config.js'
+import { DEFAULT_MAX_DELETE_SHARE, MARKER_DIR, isDeleteShare, writeFileAtomic, type Config, type FolderConfig, type FolderType } from '../config.js'
 import { LansyncError } from '../errors.js'
 import { findFolder } from './locate.js'
 
@@ -41,7 +41,7 @@ export function addFolder (config: Config, home: string, params: AddFolderParams
   if (config.folders.some(f => f.label === label)) throw new LansyncError('FOLDER_EXISTS', `a folder labelled "${label}" already exists; pick another --label`)
   mkdirSync(join(path, MARKER_DIR), { recursive: true })
   writeFileAtomic(join(path, MARKER_DIR, MARKER_FILE), JSON.stringify({ id, label }) + '\n')
-  const folder: FolderConfig = { id, label, path, type: params.type ?? 'sendreceive', sharedWith: [], retention: { mode: 'all' }, isPaused: false }
+  const folder: FolderConfig = { id, label, path, type: params.type ?? 'sendreceive', sharedWith: [], retention: { mode: 'all' }, isPaused: false, maxDeleteShare: DEFAULT_MAX_DELETE_SHARE }
   config.folders.push(folder)
   return folder
 }
@@ -49,6 +49,19 @@ export function addFolder (config: Config, home: string, params: AddFolderParams
 export function removeFolder (config: Config, name: string): FolderConfig {
   const folder = findFolder(config, name)
   config.folders = config.folders.filter(f => f.id !== folder.id)
+  return folder
+}
+
+export interface FolderSettings { maxDeleteShare?: number }
+
+/** Changes a folder's settings in `config` (the caller saves it). */
+export function setFolderSettings (config: Config, name: string, settings: FolderSettings): FolderConfig {
+  const folder = findFolder(config, name)
+  if (settings.maxDeleteShare === undefined) throw new LansyncError('ARG_INVALID', 'name a setting to change, e.g. --max-delete-share 0.3')
+  if (!isDeleteShare(settings.maxDeleteShare)) {
+    throw new LansyncError('ARG_INVALID', `--max-delete-share must be a share of the folder from 0 to 1 (e.g. 0.3 for 30%; 1 turns the guard off), not ${String(settings.maxDeleteShare)}`)
+  }
+  folder.maxDeleteShare = settings.maxDeleteShare
   return folder
 }
 

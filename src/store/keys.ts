@@ -7,6 +7,7 @@
 //   b␀hash(64 hex)           → block bytes (LevelDB compresses them with Snappy)
 //   m␀folder                 → folder meta (epoch, highest sequence)
 //   p␀folder␀deviceShort     → what we have of a peer's manifest (epoch, sequence)
+//   h␀folder␀path            → a remote tombstone held by the mass-delete guard (msgpack StoredRecord)
 
 const SEP = '\x00'
 
@@ -36,6 +37,9 @@ export const BLOCK_PREFIX = `b${SEP}`
 export function folderMetaKey (folderId: string): string { return `m${SEP}${folderId}` }
 export function peerKey (folderId: string, deviceShort: string): string { return `p${SEP}${folderId}${SEP}${deviceShort}` }
 export function peerPrefix (folderId: string): string { return `p${SEP}${folderId}${SEP}` }
+
+export function heldKey (folderId: string, path: string): string { return `h${SEP}${folderId}${SEP}${path}` }
+export function heldPrefix (folderId: string): string { return `h${SEP}${folderId}${SEP}` }
 
 /**
  * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL

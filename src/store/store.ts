@@ -248,11 +248,38 @@ export class Store {
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
-    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId)]) {
+    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId)]) {
       await this.db.clear(keys.prefixRange(prefix))
     }
     await this.db.del(keys.folderMetaKey(folderId))
     this.metas.delete(folderId)
+  }
+
+  // ---- held deletes ----------------------------------------------------------------------
+
+  /**
+   * Keeps remote tombstones the mass-delete guard did not apply, durably: the peer's sequence moves
+   * on past them, so they must survive a restart until `folder resume` applies (or drops) them.
+   * A later tombstone for the same path replaces an earlier one.
+   */
+  async holdRecords (folderId: string, records: FileRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const batch = records.map(r => ({ type: 'put' as const, key: keys.heldKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
+    await this.db.batch(batch, { sync: true })
+  }
+
+  async isHeld (folderId: string, path: string): Promise<boolean> {
+    return await this.db.has(keys.heldKey(folderId, path))
+  }
+
+  /** Held tombstones of a folder, in path order. */
+  async * heldRecords (folderId: string): AsyncGenerator<StoredRecord> {
+    for await (const value of this.db.values(keys.prefixRange(keys.heldPrefix(folderId)))) yield decodeStoredRecord(value)
+  }
+
+  async dropHeld (folderId: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return
+    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true })
   }
 
   // ---- peers -------------------------------------------------------------------------------

@@ -1,15 +1,24 @@
 // Keeps one folder's index current: a full scan at start, then the watcher's batches of touched
-// paths, one scan at a time. A folder whose marker is gone stops and says so, and is retried.
+// paths, one scan at a time. A folder whose marker is gone stops (no scan, no remote change is
+// applied) and says so, and starts again by itself when the marker is back. Remote deletes that
+// the mass-delete guard holds pause the folder's deletes until a person resumes it.
 import { EventEmitter } from 'node:events'
-import type { FolderConfig } from '../config.js'
-import type { DeviceShort } from '../core/types.js'
-import { isLansyncError } from '../errors.js'
-import { Scanner, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { MARKER_DIR, type FolderConfig } from '../config.js'
+import type { DeviceShort, FileRecord } from '../core/types.js'
+import { canBeMassDelete, isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
+import { LansyncError, isLansyncError } from '../errors.js'
+import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
 
-export type FolderState = 'starting' | 'scanning' | 'idle' | 'stopped' | 'error'
+/**
+ * 'paused': remote deletes are held by the mass-delete guard (everything else syncs);
+ * 'stopped': closed, or the folder's marker is missing (nothing is scanned or applied).
+ */
+export type FolderState = 'starting' | 'scanning' | 'idle' | 'paused' | 'stopped' | 'error'
 
 /** A path this device could not scan or apply, as `status` lists it until that path next commits. */
 export interface PathProblem extends ScanProblem { timeMs: number, source: 'scan' | 'sync' }
@@ -31,33 +40,55 @@ export interface FolderRunnerOptions {
   store: Store
   device: DeviceShort
   isWatching?: boolean
+  /** How often a folder in error is scanned again. */
   retryMs?: number
+  /** How often a folder whose marker is missing looks for it again (a stat: cheap). */
+  markerPollMs?: number
+  /** A device's name for people, from its short (who deleted what the guard holds). */
+  deviceName?: (short: DeviceShort) => string
 }
 
 export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
-  readonly folder: FolderConfig
+  /** Replaced on a config reload (settings such as maxDeleteShare); id and path never change. */
+  folder: FolderConfig
   readonly scanner: Scanner
   readonly store: Store
   /** What peers may fetch from this folder (see ServableBlocks). */
   readonly servable: ServableBlocks
-  private readonly watcher: FolderWatcher | undefined
+  private watcher: FolderWatcher | undefined
+  private readonly isWatching: boolean
   private readonly retryMs: number
+  private readonly markerPollMs: number
+  private readonly deviceName: (short: DeviceShort) => string
+  /** The state scans leave (idle, scanning, error); `state` may override it with paused or stopped. */
+  private scanState: FolderState = 'starting'
+  private scanReason: string | undefined
+  private isMarkerMissing = false
+  private markerWaiters: Array<() => void> = []
+  private markerTimer: NodeJS.Timeout | undefined
+  /** Remote tombstones held by the mass-delete guard (in the store), and who sent the last ones. */
+  heldCount = 0
+  /** Names of the devices that made the held deletes (a few; for the reason status shows). */
+  private heldAuthors = new Set<string>()
+  /** Remote deletes of files applied recently: [time, count], for the guard's window. */
+  private recentDeletes: Array<[number, number]> = []
   private queue: Promise<unknown> = Promise.resolve()
   private pendingPaths = new Set<string>()
   private isScanQueued = false
   private retryTimer: NodeJS.Timeout | undefined
   private isClosed = false
-  state: FolderState = 'starting'
-  stateReason: string | undefined
   lastScanMs = 0
   /** Current per-path problems, oldest first; a path leaves once a version of it is committed. */
   private readonly problems = new Map<string, PathProblem>()
 
-  constructor ({ folder, store, device, isWatching = true, retryMs = 10_000 }: FolderRunnerOptions) {
+  constructor ({ folder, store, device, isWatching = true, retryMs = 10_000, markerPollMs = 2000, deviceName = short => short }: FolderRunnerOptions) {
     super()
+    this.deviceName = deviceName
     this.folder = folder
     this.store = store
     this.retryMs = retryMs
+    this.markerPollMs = markerPollMs
+    this.isWatching = isWatching
     // Temp files older than this process are left from writes a crash cut short (see Scanner).
     this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000 })
     this.scanner.on('progress', p => this.emit('progress', p))
@@ -67,17 +98,158 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       this.servable.forget(records.map(r => r.path))
       for (const r of records) this.problems.delete(r.path)
     })
-    if (isWatching) {
-      this.watcher = new FolderWatcher({ root: folder.path })
-      this.watcher.on('batch', paths => { void this.scan(paths) })
-      this.watcher.on('error', err => this.reportProblem({ path: '', code: 'WATCH_FAILED', message: err.message }, 'scan'))
-    }
   }
 
   async start (): Promise<void> {
-    await this.watcher?.ready()
+    await this.recountHeld()
+    await this.startWatcher()
     await this.scan([''])
   }
+
+  /** A new watcher: after the folder's directory came back (remount) the old one watches nothing. */
+  private async startWatcher (): Promise<void> {
+    if (!this.isWatching || this.isClosed) return
+    await this.watcher?.close()
+    const watcher = new FolderWatcher({ root: this.folder.path })
+    watcher.on('batch', paths => { void this.scan(paths) })
+    watcher.on('error', err => this.reportProblem({ path: '', code: 'WATCH_FAILED', message: err.message }, 'scan'))
+    this.watcher = watcher
+    await watcher.ready().catch(() => {})
+  }
+
+  /** Closed: pullers waiting for the marker give up. */
+  get isStopped (): boolean { return this.isClosed }
+
+  /** Stopped outranks everything; held deletes outrank scanning (a paused folder still scans). */
+  get state (): FolderState {
+    if (this.isClosed) return 'stopped'
+    if (this.isMarkerMissing) return 'stopped'
+    if (this.heldCount > 0 && this.scanState !== 'error') return 'paused'
+    return this.scanState
+  }
+
+  get stateReason (): string | undefined {
+    if (this.isClosed) return undefined
+    if (this.isMarkerMissing) return markerMissingMessage(this.folder.path)
+    if (this.heldCount > 0 && this.scanState !== 'error') {
+      return `${this.heldCount} remote deletes from ${describeAuthors(this.heldAuthors)} held (more than ${Math.round(this.folder.maxDeleteShare * 100)}% of the folder at once); nothing was deleted: check, then run \`lansync folder resume ${this.folder.label}\``
+    }
+    return this.scanReason
+  }
+
+  // ---- folder marker ---------------------------------------------------------------------
+
+  /** Whether the folder's marker is there now (a stat); when not, the folder stops until it is back. */
+  async hasMarker (): Promise<boolean> {
+    try {
+      if ((await stat(join(this.folder.path, MARKER_DIR))).isDirectory()) return true
+    } catch {}
+    this.markMarkerMissing()
+    return false
+  }
+
+  /** Resolves once the marker is back (or the runner closed). */
+  async whenMarkerPresent (): Promise<void> {
+    if (!this.isMarkerMissing || this.isClosed) return
+    await new Promise<void>(resolve => this.markerWaiters.push(resolve))
+  }
+
+  private markMarkerMissing (): void {
+    if (this.isMarkerMissing || this.isClosed) return
+    this.isMarkerMissing = true
+    this.emitState()
+    this.pollMarker()
+  }
+
+  private pollMarker (): void {
+    clearTimeout(this.markerTimer)
+    if (this.isClosed) return
+    this.markerTimer = setTimeout(() => {
+      void stat(join(this.folder.path, MARKER_DIR)).then(s => s.isDirectory(), () => false).then(async isBack => {
+        if (this.isClosed) return
+        if (!isBack) { this.pollMarker(); return }
+        await this.scan(['']) // runScan sees the marker back and starts the folder again
+        if (this.isMarkerMissing) this.pollMarker()
+      })
+    }, this.markerPollMs)
+  }
+
+  /**
+   * The marker is back (remounted): watch the directory that is there now, and let the pullers
+   * waiting for it go on once the full scan that follows has recorded what the disk holds.
+   * Called inside the scan queue, by runScan.
+   */
+  private async markerBack (): Promise<void> {
+    clearTimeout(this.markerTimer)
+    await this.startWatcher()
+    this.isMarkerMissing = false
+  }
+
+  private releaseMarkerWaiters (): void {
+    const waiters = this.markerWaiters
+    this.markerWaiters = []
+    for (const resolve of waiters) resolve()
+  }
+
+  // ---- mass-delete guard -----------------------------------------------------------------
+
+  /**
+   * Whether remote deletes of `fileDeletes` live files may be applied now. Not while deletes are
+   * held already (they are confirmed together), nor when they are a mass delete.
+   */
+  async admitDeletes (fileDeletes: number): Promise<boolean> {
+    if (this.heldCount > 0) return false
+    if (fileDeletes === 0) return true
+    const nowMs = Date.now()
+    this.recentDeletes = this.recentDeletes.filter(([timeMs]) => nowMs - timeMs < RECENT_DELETES_MS)
+    const recent = this.recentDeletes.reduce((n, [, count]) => n + count, 0)
+    // Counting the folder's files reads the whole index: only when the deletes could matter.
+    if (!canBeMassDelete(recent + fileDeletes, this.folder.maxDeleteShare)) return true
+    let liveFiles = 0
+    for await (const r of this.store.records(this.folder.id)) if (!r.isDeleted && r.kind !== 'dir') liveFiles += 1
+    return !isMassDelete({ liveFiles, recentDeletes: recent, batchDeletes: fileDeletes, maxShare: this.folder.maxDeleteShare })
+  }
+
+  /** A remote delete of a file was applied: it counts towards the guard's window. */
+  noteRemoteDelete (): void { this.recentDeletes.push([Date.now(), 1]) }
+
+  /** Keeps remote tombstones instead of applying them, and pauses the folder's deletes. */
+  async holdDeletes (records: FileRecord[], from: string): Promise<void> {
+    if (records.length === 0) return
+    // Counted as they come (not by reading every held record again), so that holding a mass
+    // delete of a big folder, 1000 records a batch, stays linear.
+    let added = 0
+    for (const r of records) if (!(await this.store.isHeld(this.folder.id, r.path))) added += 1
+    await this.store.holdRecords(this.folder.id, records)
+    this.heldCount += added
+    for (const r of records) { if (this.heldAuthors.size > 3) break; this.heldAuthors.add(this.deviceName(r.modifiedBy)) }
+    if (this.heldAuthors.size === 0) this.heldAuthors.add(from)
+    this.emitState()
+  }
+
+  /** Drops held tombstones that were applied (those still equal to `applied`; newer ones stay). */
+  async releaseHeld (applied: FileRecord[]): Promise<void> {
+    const current = new Map<string, StoredRecord>()
+    for await (const r of this.store.heldRecords(this.folder.id)) current.set(r.path, r)
+    const done = applied.filter(r => JSON.stringify(current.get(r.path)?.vector) === JSON.stringify(r.vector)).map(r => r.path)
+    await this.store.dropHeld(this.folder.id, done)
+    this.recentDeletes = [] // a person confirmed these: they do not count against what follows
+    await this.recountHeld()
+    this.emitState()
+  }
+
+  /** Counts the held tombstones, and names who deleted them (the devices' names in the config). */
+  private async recountHeld (): Promise<void> {
+    let n = 0
+    const authors = new Set<string>()
+    for await (const r of this.store.heldRecords(this.folder.id)) {
+      n += 1
+      if (authors.size <= 3) authors.add(this.deviceName(r.modifiedBy))
+    }
+    this.heldCount = n
+    this.heldAuthors = authors
+  }
+
 
   /** Queues a scan of `paths` ('' = all). Scans run one at a time; queued paths are merged. */
   async scan (paths: Iterable<string>): Promise<void> {
@@ -131,35 +303,69 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   }
 
   async close (): Promise<void> {
+    if (this.isClosed) return
     this.isClosed = true
     clearTimeout(this.retryTimer)
+    clearTimeout(this.markerTimer)
+    this.releaseMarkerWaiters()
     await this.watcher?.close()
     await this.queue.catch(() => {})
-    this.setState('stopped')
+    this.emitState()
   }
 
   private async runScan (paths: Set<string>): Promise<void> {
-    this.setState('scanning')
+    if (this.isMarkerMissing) {
+      // Any scan (the marker poll's, a rescan) first checks that the marker is back, and then
+      // scans everything: what changed while the disk was away is unknown.
+      if (!(await stat(join(this.folder.path, MARKER_DIR)).then(s => s.isDirectory(), () => false))) return
+      await this.markerBack()
+      paths = new Set([''])
+    }
+    this.setScanState('scanning')
     try {
       const result = await this.scanner.scanPaths(paths)
       this.forgetScanProblems(paths, result)
       this.lastScanMs = Date.now()
-      this.setState('idle')
+      this.setScanState('idle')
       this.emit('scanned', result)
       if (result.records.length > 0) this.emit('changed', result.records)
+      this.releaseMarkerWaiters()
     } catch (err) {
       if (!isLansyncError(err)) throw err
-      this.setState('error', err.message)
-      // The disk may come back (remount): look again later, with a full scan.
+      if (err.code === 'FOLDER_MARKER_MISSING') {
+        this.setScanState('idle')
+        this.markMarkerMissing()
+        return
+      }
+      this.setScanState('error', err.message)
       clearTimeout(this.retryTimer)
       if (!this.isClosed) this.retryTimer = setTimeout(() => { void this.scan(['']) }, this.retryMs)
     }
   }
 
-  private setState (state: FolderState, reason?: string): void {
-    if (this.state === state && this.stateReason === reason) return
-    this.state = state
-    this.stateReason = reason
-    this.emit('state', state, reason)
+  private setScanState (state: FolderState, reason?: string): void {
+    this.scanState = state
+    this.scanReason = reason
+    this.emitState()
   }
+
+  private lastEmitted = ''
+  /** Emits `state` when what `state` and `stateReason` say changed. */
+  private emitState (): void {
+    const text = `${this.state}\0${this.stateReason ?? ''}`
+    if (text === this.lastEmitted) return
+    this.lastEmitted = text
+    this.emit('state', this.state, this.stateReason)
+  }
+}
+
+/** Up to three device names, then "and others". */
+function describeAuthors (names: Set<string>): string {
+  const list = [...names]
+  return list.length > 3 ? `${list.slice(0, 3).join(', ')} and others` : list.join(', ')
+}
+
+/** The error a puller meets when the marker vanished under it. */
+export function markerMissingError (folderPath: string): LansyncError {
+  return new LansyncError('FOLDER_MARKER_MISSING', markerMissingMessage(folderPath))
 }

@@ -7,7 +7,7 @@ import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
 import type { StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
-import type { FolderRunner } from './folder-runner.js'
+import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
 
 
@@ -20,6 +20,10 @@ export interface PullerOptions {
   retryMs?: number
   /** After a round of retries (some may have succeeded). */
   onRetried?: () => void
+  /** Who sends these records, for the log and status (a device name). */
+  peerName?: () => string
+  /** False only to apply tombstones a person confirmed (`folder resume`): no mass-delete guard. */
+  isGuarded?: boolean
 }
 
 /**
@@ -35,6 +39,8 @@ export class Puller {
   private readonly fetcher: BlockFetcher
   private readonly localDevice: string
   private readonly deviceLabel: (short: string) => string
+  private readonly peerName: () => string
+  private readonly isGuarded: boolean
   private queue: Promise<void> = Promise.resolve()
   /** Remote records that failed for a local reason, by path: tried again every `retryMs`. */
   private readonly failed = new Map<string, FileRecord>()
@@ -44,15 +50,20 @@ export class Puller {
   needFiles = 0
   needBytes = 0
   private isClosed = false
+  /** Deletes of the batch being applied whose content the batch adds elsewhere (moves): the guard
+   * counts neither them nor, once applied, towards its window. */
+  private movedPaths = new Set<string>()
 
   private readonly onRetried: () => void
 
-  constructor ({ runner, fetcher, localDevice, deviceLabel, retryMs = DEFAULT_RETRY_MS, onRetried = () => {} }: PullerOptions) {
+  constructor ({ runner, fetcher, localDevice, deviceLabel, peerName = () => 'a peer', isGuarded = true, retryMs = DEFAULT_RETRY_MS, onRetried = () => {} }: PullerOptions) {
     this.onRetried = onRetried
     this.runner = runner
     this.fetcher = fetcher
     this.localDevice = localDevice
     this.deviceLabel = deviceLabel
+    this.peerName = peerName
+    this.isGuarded = isGuarded
     this.retryTimer = setInterval(() => { this.retryFailed() }, retryMs)
     this.retryTimer.unref()
   }
@@ -109,7 +120,7 @@ export class Puller {
   }
 
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
-    const records = applyOrder(batch)
+    const records = applyOrder(await this.guardDeletes(batch))
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
     const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
@@ -124,6 +135,14 @@ export class Puller {
           if (this.failed.get(remote.path) === remote || (this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path)
           break
         } catch (err) {
+          if (isLansyncError(err, 'FOLDER_MARKER_MISSING')) {
+            // The folder's disk is gone: nothing is written into its empty mount point. Wait for it
+            // (the batch stays unacknowledged, so after a restart the peer sends it again).
+            await this.runner.whenMarkerPresent()
+            if (this.isClosed || this.runner.isStopped) return
+            attempt -= 1
+            continue
+          }
           if (err instanceof LocalChangedError && attempt < 2) {
             // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
             await this.runner.scan([remote.path])
@@ -140,6 +159,34 @@ export class Puller {
     }
   }
 
+  /**
+   * The mass-delete guard: the batch's deletes are held (kept in the store, not applied) when they
+   * remove too large a share of the folder at once, or while earlier ones are held. Returns the
+   * records to apply now.
+   */
+  private async guardDeletes (batch: FileRecord[]): Promise<FileRecord[]> {
+    this.movedPaths = new Set()
+    if (!this.isGuarded || !batch.some(r => r.isDeleted)) return batch
+    // Hold the last tombstone of each path (a batch lists a path once, but be safe).
+    const deletes = [...new Map(batch.filter(r => r.isDeleted).map(r => [r.path, r])).values()]
+    // A file whose content the same batch adds at another path was moved, not lost: moving a
+    // directory of most of the folder is no reason to pause.
+    const added = new Set(batch.filter(r => !r.isDeleted && r.kind === 'file' && r.sizeBytes > 0).map(r => Buffer.from(r.hash).toString('hex')))
+    let fileDeletes = 0
+    for (const remote of deletes) {
+      const { action } = await this.plan(remote)
+      if (action?.type !== 'delete' || action.local.kind === 'dir') continue
+      if (action.local.kind === 'file' && action.local.sizeBytes > 0 && added.has(Buffer.from(action.local.hash).toString('hex'))) {
+        this.movedPaths.add(remote.path)
+        continue
+      }
+      fileDeletes += 1
+    }
+    if (await this.runner.admitDeletes(fileDeletes)) return batch
+    await this.runner.holdDeletes(deletes, this.peerName())
+    return batch.filter(r => !r.isDeleted)
+  }
+
   private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
     const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
     return { action: planPath(local, remote, this.localDevice, this.deviceLabel), local }
@@ -154,6 +201,7 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
+      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (action === undefined) return
       const content = contentToFetch(action)
@@ -184,6 +232,7 @@ export class Puller {
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
+        if (action.local.kind !== 'dir' && !this.movedPaths.has(action.record.path)) this.runner.noteRemoteDelete()
         return
       }
       case 'adopt':

@@ -231,6 +231,7 @@ export class Session extends EventEmitter<SessionEvents> {
           fetcher: this.fetcher,
           localDevice: this.ctx.localDevice,
           deviceLabel: this.ctx.deviceLabel,
+          peerName: () => this.peerName !== '' ? this.peerName : this.deviceId.slice(0, 7),
           onRetried: () => { void this.acknowledge(offered.id).catch(err => { if (!this.isClosed) this.fail(err) }) }
         }),
         peerEpoch: offered.epoch,

@@ -33,7 +33,9 @@ test('scan detects add, modify, delete and rename; unchanged files are not rehas
   r = await scanner.scanAll()
   assert.equal(r.modified, ['a.txt'])
   const a = await store.getRecord('f1', 'a.txt')
-  assert.equal(a?.vector, { aaaaaaaaaaaaaaaa: 2 })
+  // A path new to the index starts at the index's epoch, then the device's own counter counts.
+  const { epoch } = await store.folderMeta('f1')
+  assert.equal(a?.vector, { [epoch]: 1, aaaaaaaaaaaaaaaa: 2 })
 
   const before = await store.getRecord('f1', 'sub/b.bin')
   renameSync(join(root, 'sub', 'b.bin'), join(root, 'c.bin'))
