@@ -27,7 +27,11 @@ const files = args.length > 0
   ? args.flatMap(a => statSync(a).isDirectory() ? findTests(a) : [a])
   : findTests(join(root, 'test'))
 
-// Unit tests are cheap and run in parallel; tests that start agents or namespaces run one at a time.
+// Unit tests are cheap and run `TEST_JOBS` at a time. Tests that start agents or namespaces spend
+// most of their time waiting on the agents (sync, timeouts, polling), so `TEST_AGENT_JOBS` of them
+// (default 2) run at once after the unit tests: every such test uses its own temp dirs, free ports
+// and namespaces, so they do not meet.
+const agentJobs = Number(process.env.TEST_AGENT_JOBS ?? 2)
 const isSerial = f => !f.includes('/unit/')
 const running = new Set()
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -73,13 +77,14 @@ function runFile (file) {
   })
 }
 
-const parallel = files.filter(f => !isSerial(f))
-const serial = files.filter(isSerial)
-const queue = [...parallel]
-await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
-  while (queue.length > 0) await runFile(queue.shift())
-}))
-for (const f of serial) await runFile(f)
+async function runAll (list, width) {
+  const queue = [...list]
+  await Promise.all(Array.from({ length: Math.max(1, width) }, async () => {
+    while (queue.length > 0) await runFile(queue.shift())
+  }))
+}
+await runAll(files.filter(f => !isSerial(f)), jobs)
+await runAll(files.filter(isSerial), agentJobs)
 
 if (failures.length > 0) console.log(`\nfailed files:\n  ${failures.join('\n  ')}`)
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
