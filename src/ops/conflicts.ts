@@ -20,7 +20,10 @@ export interface ConflictSide {
   deviceShort: string
   /** That device's name as this device knows it. */
   device: string
-  mtimeMs: number
+  /**
+   * Modification time, to the second (ISO 8601). Whole seconds because an index records the mtime a
+   * written file got on its disk, which can be 1 ms off the author's: the list stays the same everywhere.
+   */
   time: string
   sizeBytes: number
   hash: string
@@ -87,8 +90,7 @@ function side (ctx: OpsContext, r: StoredRecord): ConflictSide {
     path: r.path,
     deviceShort: r.modifiedBy,
     device: ctx.deviceName(r.modifiedBy).replace(/ \(this device\)$/, ''),
-    mtimeMs: r.mtimeMs,
-    time: new Date(r.mtimeMs).toISOString(),
+    time: new Date(Math.round(r.mtimeMs / 1000) * 1000).toISOString(),
     sizeBytes: r.sizeBytes,
     hash: Buffer.from(r.hash).toString('hex'),
     kind: r.kind
