@@ -375,8 +375,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       const peers = []
       for (const deviceId of folder.sharedWith) {
         const device = this.config.devices.find(d => d.id === deviceId)
-        const pending = this.peers?.session(deviceId)?.pendingRecords(folder.id)
-        const base = { deviceId, name: device?.name ?? deviceId, isConnected: pending !== undefined }
+        const session = this.peers?.session(deviceId)
+        const pending = session?.pendingRecords(folder.id)
+        // Connected, but the peer does not share this folder back: nothing comes from it.
+        const base = { deviceId, name: device?.name ?? deviceId, isConnected: session !== undefined, isSharing: pending !== undefined }
         if (pending === undefined) { peers.push(base); continue }
         const preview = await previewRecords(pending.records, {
           store: this.store,

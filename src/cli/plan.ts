@@ -20,6 +20,7 @@ export function planCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           }
           for (const p of f.peers) {
             if (p.isConnected !== true) { lines.push(`  ${p.name as string}: not connected`); continue }
+            if (p.isSharing !== true) { lines.push(`  ${p.name as string}: connected, but does not share this folder`); continue }
             if (p.pull.length + p.delete.length + p.conflict.length === 0) { lines.push(`  ${p.name as string}: nothing to do`); continue }
             lines.push(`  ${p.name as string}: pull ${p.pull.length as number}, delete ${p.delete.length as number}, conflicts ${p.conflict.length as number}; ${formatBytes(p.bytes)} of content, ${formatBytes(p.bytesToFetch)} to fetch`)
             for (const x of p.pull) lines.push(`    ${x.isNew === true ? '+' : '~'} ${x.path as string}${x.kind === 'dir' ? '/' : ''}${x.kind === 'file' ? ` (${formatBytes(x.sizeBytes)}${x.isMetadataOnly === true ? ', metadata only' : ''})` : ''}`)

@@ -21,6 +21,7 @@ test('plan lists held deletes and pending pulls, with bytes, and applies nothing
   // Nothing pending once in sync.
   const idle = await waitFor(async () => { const f = await plan(b); return f.peers[0].pull.length === 0 ? f : undefined }, { what: 'an empty plan' })
   assert.is(idle.peers[0].isConnected, true)
+  assert.is(idle.peers[0].isSharing, true)
   assert.is(idle.peers[0].name, 'a')
   assert.equal(idle.heldDeletes, [])
 
