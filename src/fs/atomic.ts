@@ -48,7 +48,7 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
       throw new LansyncError('STORE_CORRUPT', `assembled content of ${target} does not match its hash; nothing was replaced`)
     }
     await chmod(temp, mode & 0o7777)
-    const seconds = mtimeMs / 1000
+    const seconds = utimesSeconds(mtimeMs)
     await utimes(temp, seconds, seconds)
     if (beforeRename !== undefined) await beforeRename()
     crashPoint('apply:temp-written')
@@ -65,4 +65,16 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
 export async function fsyncDir (dir: string): Promise<void> {
   const handle = await open(dir, 'r')
   try { await handle.sync() } finally { await handle.close() }
+}
+
+/**
+ * The seconds to give `utimes` so that the file's mtime reads back as `mtimeMs` (floored to the
+ * ms, as records hold it). `ms / 1000` does not: its binary fraction often converts to
+ * nanoseconds a hair below the ms (…802.999999), which floors to 1 ms less, so about half the
+ * files a peer wrote were indexed 1 ms off their author's record and the two records compared as
+ * different states (an extra resolution round after every conflict). Half a microsecond more
+ * always floors to the intended ms.
+ */
+export function utimesSeconds (mtimeMs: number): number {
+  return (Math.floor(mtimeMs) + 0.0005) / 1000
 }
