@@ -137,6 +137,9 @@ export async function resolveConflict (ctx: OpsContext, params: ResolveParams): 
   const copyPaths = copies.map(c => c.path)
   await ctx.scanPaths(folder.id, [original, ...copyPaths])
   const target = join(folder.path, original)
+  // Content written to the path is a new edit, made now: with the old version's mtime it could lose
+  // to a change of the path that a peer makes meanwhile (the newer mtime wins a conflict).
+  const nowMs = Math.floor(ctx.now())
   const result: ResolveResult = { folder: folder.label, path: original, keep: params.keep, removed: [] }
   switch (keep.type) {
     case 'mine':
@@ -144,7 +147,7 @@ export async function resolveConflict (ctx: OpsContext, params: ResolveParams): 
     case 'theirs': {
       const copy = await ctx.store.getRecord(folder.id, copyPaths[0])
       if (copy === undefined || copy.isDeleted) throw new LansyncError('CONFLICT_NOT_FOUND', `the conflict copy ${copyPaths[0]} is gone from disk`)
-      await restoreVersion(ctx.store, { ...copy, path: original, recordedMs: 0, origin: 'restore' }, target)
+      await restoreVersion(ctx.store, { ...copy, path: original, mtimeMs: nowMs, recordedMs: 0, origin: 'restore' }, target)
       break
     }
     case 'both': {
@@ -155,7 +158,7 @@ export async function resolveConflict (ctx: OpsContext, params: ResolveParams): 
       break
     }
     case 'version':
-      await restoreVersion(ctx.store, versions[versionIndex], target)
+      await restoreVersion(ctx.store, { ...versions[versionIndex], mtimeMs: nowMs }, target)
       result.restoredVersion = versionIndex + 1
       break
   }

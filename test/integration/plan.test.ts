@@ -14,7 +14,7 @@ const plan = async (d: Device): Promise<any> => (await callAgent(join(d.home, 'a
 const sequence = async (d: Device): Promise<number> => (await d.status()).folders[0].sequence
 
 test('plan lists held deletes and pending pulls, with bytes, and applies nothing', async () => {
-  const [a, b] = await makeCluster(['a', 'b'])
+  const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   for (const name of names) writeFileSync(join(a.folder, name), `content of ${name}\n`)
   await a.start(); await b.start()
   await waitConverged([a, b])
