@@ -16,6 +16,9 @@ test('utimesSeconds: every ms reads back floored to itself (ms / 1000 misses abo
     if (Math.floor(statSync(file).mtimeMs) !== ms) off.push(ms)
   }
   assert.equal(off, [])
+  // A value that converts exactly is given as is: whole seconds read back exactly.
+  utimesSync(file, utimesSeconds(1_577_934_245_000), utimesSeconds(1_577_934_245_000))
+  assert.is(statSync(file).mtimeMs, 1_577_934_245_000)
 })
 
 test.after(cleanupAll)
