@@ -18,6 +18,8 @@ import type { ScanProblem, ScanProgress, ScanResult } from './fs/scanner.js'
 import { PairingHost, type PairingWindowState } from './sync/pairing-host.js'
 import { resumeHeldDeletes, type ResumeResult } from './sync/held-deletes.js'
 import { findFolder } from './ops/locate.js'
+import { listConflicts, resolveConflict } from './ops/conflicts.js'
+import { previewRecords } from './sync/preview.js'
 
 export interface AgentEvents {
   log: [string]
@@ -209,6 +211,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'restore': return await restoreFile(ctx, params)
       case 'snapshot.restore': return await restoreFolderSnapshot(ctx, params, onProgress)
       case 'history.prune': return await this.inAllFolders(async () => await pruneHistory(ctx, params))
+      case 'conflicts': return await listConflicts(ctx, params)
+      case 'conflicts.resolve': return await resolveConflict(ctx, params)
+      case 'plan': return await this.plan(params)
       case 'status': return await this.status()
       case 'peers': return this.lan?.list() ?? { isDiscoveryEnabled: false, reason: this.isRunning ? 'mDNS discovery is off' : 'the agent is not running', peers: [] }
       case 'reload':
@@ -354,6 +359,40 @@ export class Agent extends EventEmitter<AgentEvents> {
       folders,
       peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
     }
+  }
+
+  /**
+   * `lansync plan`: per folder, the deletes the guard holds, and per peer what applying the
+   * records it sent and this device has not applied yet would do. Only records already received
+   * are known: a peer's changes it has not sent yet cannot be previewed.
+   */
+  private async plan ({ folder: name }: { folder?: string }): Promise<unknown> {
+    const folders = name === undefined ? this.config.folders : [findFolder(this.config, name)]
+    const out = []
+    for (const folder of folders) {
+      const held = []
+      for await (const r of this.store.heldRecords(folder.id)) held.push({ path: r.path, kind: r.kind, deletedBy: this.deviceName(r.modifiedBy) })
+      const peers = []
+      for (const deviceId of folder.sharedWith) {
+        const device = this.config.devices.find(d => d.id === deviceId)
+        const session = this.peers?.session(deviceId)
+        const pending = session?.pendingRecords(folder.id)
+        // Connected, but the peer does not share this folder back: nothing comes from it.
+        const base = { deviceId, name: device?.name ?? deviceId, isConnected: session !== undefined, isSharing: pending !== undefined }
+        if (pending === undefined) { peers.push(base); continue }
+        const preview = await previewRecords(pending.records, {
+          store: this.store,
+          folderId: folder.id,
+          localDevice: this.identity.short,
+          deviceLabel: short => this.deviceLabel(short),
+          deviceName: short => this.deviceName(short)
+        })
+        peers.push({ ...base, isInitialReceived: pending.isInitialReceived, ...preview })
+      }
+      const runner = this.runners.get(folder.id)
+      out.push({ folder: folder.id, label: folder.label, state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'), reason: runner?.stateReason, heldDeletes: held, peers })
+    }
+    return { isAgentRunning: this.isRunning, folders: out }
   }
 
   private async countHeld (folderId: string): Promise<number> {

@@ -12,6 +12,8 @@ import { deviceCommands } from './device.js'
 import { pairCommand } from './pair.js'
 import { peersCommand } from './peers.js'
 import { wanCommands } from './wan.js'
+import { conflictsCommands } from './conflicts.js'
+import { planCommand } from './plan.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -31,6 +33,8 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = pairCommand(cli)
   cli = peersCommand(cli)
   cli = wanCommands(cli)
+  cli = conflictsCommands(cli)
+  cli = planCommand(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

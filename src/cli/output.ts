@@ -16,7 +16,7 @@ export function print (options: OutputOptions, value: unknown, human: () => stri
 /** Exit codes: 2 for a bad argument, 3 when the thing asked for does not exist, 1 for other refusals. */
 const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   ARG_INVALID: 2, DEVICE_ID_INVALID: 2, PATH_INVALID: 2, PAIR_CODE_INVALID: 2,
-  VERSION_NOT_FOUND: 3, PATH_NOT_FOUND: 3, FOLDER_NOT_FOUND: 3, DEVICE_NOT_FOUND: 3, PATH_NOT_IN_FOLDER: 3
+  VERSION_NOT_FOUND: 3, CONFLICT_NOT_FOUND: 3, PATH_NOT_FOUND: 3, FOLDER_NOT_FOUND: 3, DEVICE_NOT_FOUND: 3, PATH_NOT_IN_FOLDER: 3
 }
 
 /** Reports an error the way the CLI promises; returns the exit code. */

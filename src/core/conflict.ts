@@ -79,6 +79,36 @@ export function isConflictName (path: string): boolean {
   return MARKED_BASE.test(path.slice(path.lastIndexOf('/') + 1))
 }
 
+/**
+ * The path a conflict copy was made for (`dir/a.sync-conflict-X-D.txt` → `dir/a.txt`), or
+ * undefined when `path` carries no conflict marker. A copy of a copy names the first original too,
+ * since conflictName renames copies from their original stem.
+ */
+export function conflictOriginal (path: string): string | undefined {
+  const slash = path.lastIndexOf('/')
+  const marked = MARKED_BASE.exec(path.slice(slash + 1))
+  if (marked === null || marked[1] === '') return undefined
+  return path.slice(0, slash + 1) + marked[1] + (marked[2] ?? '')
+}
+
+/**
+ * The name a resolved conflict copy keeps when both versions stay (`--keep both`):
+ * `dir/name (from LABEL).ext` beside the original, `name (from LABEL 2).ext` and on when
+ * `isTaken` says a name is in use. `label` is reduced to letters, digits, space, `_` and `-`.
+ */
+export function keptCopyName (original: string, label: string, isTaken: (path: string) => boolean, maxTries = 100): string | undefined {
+  const slash = original.lastIndexOf('/')
+  const dir = original.slice(0, slash + 1)
+  const { stem, ext } = splitExtension(original.slice(slash + 1))
+  const clean = label.replace(/[^A-Za-z0-9 _-]/g, '').trim().slice(0, 40)
+  const who = clean === '' ? 'device' : clean
+  for (let n = 1; n <= maxTries; n++) {
+    const candidate = `${dir}${stem} (from ${who}${n === 1 ? '' : ` ${n}`})${ext}`
+    if (!isTaken(candidate)) return candidate
+  }
+  return undefined
+}
+
 function splitExtension (base: string): { stem: string, ext: string } {
   const dot = base.lastIndexOf('.')
   // A leading dot names a dotfile, a trailing one ends no extension.

@@ -7,7 +7,7 @@ import { LansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
 import type { Store, StoredRecord } from '../store/store.js'
-import { writeFileAtomically, fsyncDir } from './atomic.js'
+import { writeFileAtomically, fsyncDir, utimesSeconds } from './atomic.js'
 import { versionContent } from './restore.js'
 
 /** What the path looks like on disk after applying: the local facts the index keeps. */
@@ -120,7 +120,7 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
   }
   await fsyncDir(dirname(full))
   const s = await lstat(full)
-  if (record.kind === 'dir') await utimes(full, record.mtimeMs / 1000, record.mtimeMs / 1000).catch(() => {})
+  if (record.kind === 'dir') await utimes(full, utimesSeconds(record.mtimeMs), utimesSeconds(record.mtimeMs)).catch(() => {})
   return { inode: s.ino, mtimeMs: Math.floor(record.kind === 'dir' ? record.mtimeMs : s.mtimeMs) }
 }
 
@@ -134,7 +134,7 @@ async function applyMetadataUnmapped (root: string, record: FileRecord, local: S
   await assertUnchanged(root, record.path, local)
   const full = joinFolderPath(root, record.path)
   await chmod(full, record.mode & 0o7777)
-  await utimes(full, record.mtimeMs / 1000, record.mtimeMs / 1000)
+  await utimes(full, utimesSeconds(record.mtimeMs), utimesSeconds(record.mtimeMs))
   const s = await lstat(full)
   return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
 }

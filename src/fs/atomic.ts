@@ -48,7 +48,7 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
       throw new LansyncError('STORE_CORRUPT', `assembled content of ${target} does not match its hash; nothing was replaced`)
     }
     await chmod(temp, mode & 0o7777)
-    const seconds = mtimeMs / 1000
+    const seconds = utimesSeconds(mtimeMs)
     await utimes(temp, seconds, seconds)
     if (beforeRename !== undefined) await beforeRename()
     crashPoint('apply:temp-written')
@@ -65,4 +65,21 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
 export async function fsyncDir (dir: string): Promise<void> {
   const handle = await open(dir, 'r')
   try { await handle.sync() } finally { await handle.close() }
+}
+
+/**
+ * The seconds to give `utimes` so that the file's mtime reads back as `mtimeMs` (floored to the
+ * ms, as records hold it). `ms / 1000` alone does not: libuv converts the double to nanoseconds as
+ * `(t - trunc(t)) * 1e9`, truncated, which for about half of all ms values lands a hair below the
+ * ms (…802.999999) and floors to 1 ms less. A peer's index then held the file 1 ms off its author's
+ * record and the two compared as different states (an extra resolution round after each conflict).
+ * Where the plain value converts right it is kept (whole seconds stay exact); else half a
+ * microsecond more floors to the intended ms.
+ */
+export function utimesSeconds (mtimeMs: number): number {
+  const ms = Math.floor(mtimeMs)
+  const seconds = ms / 1000
+  const whole = Math.trunc(seconds)
+  const nanos = Math.trunc((seconds - whole) * 1e9) // as libuv's uv__fs_to_timespec does
+  return whole * 1000 + Math.floor(nanos / 1e6) === ms ? seconds : (ms + 0.0005) / 1000
 }

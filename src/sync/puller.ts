@@ -42,6 +42,8 @@ export class Puller {
   private readonly peerName: () => string
   private readonly isGuarded: boolean
   private queue: Promise<void> = Promise.resolve()
+  /** The newest remote record per path received and not yet handled (applied, skipped, held or failed): what `lansync plan` previews. */
+  private readonly pending = new Map<string, FileRecord>()
   /** Remote records that failed for a local reason, by path: tried again every `retryMs`. */
   private readonly failed = new Map<string, FileRecord>()
   private readonly retryTimer: NodeJS.Timeout
@@ -79,6 +81,20 @@ export class Puller {
     return lowest
   }
 
+  /**
+   * What this peer sent that is not applied here yet: the newest record per path still queued,
+   * and those that failed and wait for a retry. Held deletes are not here (the store keeps them).
+   */
+  pendingRecords (): FileRecord[] {
+    const out = new Map(this.failed)
+    for (const [path, r] of this.pending) if ((out.get(path)?.sequence ?? -1) <= r.sequence) out.set(path, r)
+    return [...out.values()]
+  }
+
+  private forgetPending (record: FileRecord): void {
+    if (this.pending.get(record.path) === record) this.pending.delete(record.path)
+  }
+
   private retryFailed (): void {
     if (this.isClosed || this.isRetrying || this.failed.size === 0) return
     this.isRetrying = true
@@ -89,6 +105,7 @@ export class Puller {
 
   /** Queues a batch of remote records; batches apply in arrival order. */
   async enqueue (records: FileRecord[]): Promise<void> {
+    for (const r of records) if ((this.pending.get(r.path)?.sequence ?? -1) <= r.sequence) this.pending.set(r.path, r)
     const pending = records.filter(r => r.kind === 'file' && !r.isDeleted)
     this.needFiles += pending.length
     this.needBytes += pending.reduce((n, r) => n + r.sizeBytes, 0)
@@ -105,6 +122,8 @@ export class Puller {
         if (!this.isClosed) await this.applyBatch(records, settle)
       } finally {
         for (const record of [...remaining]) settle(record)
+        // A batch cut short (closed, the connection lost) leaves its records to the next session.
+        if (this.isClosed) this.pending.clear()
       }
     })
     this.queue = run.catch(() => {})
@@ -132,6 +151,7 @@ export class Puller {
           const prefetched = await prefetches[i]
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
+          this.forgetPending(remote)
           if (this.failed.get(remote.path) === remote || (this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path)
           break
         } catch (err) {
@@ -150,6 +170,7 @@ export class Puller {
           }
           if (!isLansyncError(err)) throw err
           this.runner.reportProblem({ path: remote.path, code: err.code, message: err.message }, 'sync')
+          this.forgetPending(remote) // a retryable one stays listed through `failed`
           if (RETRYABLE_CODES.has(err.code) && (this.failed.get(remote.path)?.sequence ?? -1) <= remote.sequence) this.failed.set(remote.path, remote)
           if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
           break
@@ -184,6 +205,7 @@ export class Puller {
     }
     if (await this.runner.admitDeletes(fileDeletes)) return batch
     await this.runner.holdDeletes(deletes, this.peerName())
+    for (const r of deletes) this.forgetPending(r)
     return batch.filter(r => !r.isDeleted)
   }
 

@@ -121,6 +121,12 @@ export class Session extends EventEmitter<SessionEvents> {
     }))
   }
 
+  /** What the peer sent for a folder and is not applied here yet (for `lansync plan`); undefined when the peer does not share it. */
+  pendingRecords (folderId: string): { records: FileRecord[], isInitialReceived: boolean } | undefined {
+    const link = this.links.get(folderId)
+    return link === undefined ? undefined : { records: link.puller.pendingRecords(), isInitialReceived: link.isInitialReceived }
+  }
+
   /** Sends `close` with a reason, then ends the connection. Idempotent. */
   close (code: string, reason: string): void {
     if (this.isClosed) return

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
-import { chooseWinner, conflictName, isConflictName } from '../../src/core/conflict.js'
+import { chooseWinner, conflictName, conflictOriginal, isConflictName, keptCopyName } from '../../src/core/conflict.js'
 import type { FileKind, FileRecord } from '../../src/core/types.js'
 
 const T = Date.UTC(2026, 10, 25, 10, 15, 0) // 2026-11-25 10:15:00 UTC
@@ -32,6 +32,33 @@ for (const [path, expected] of names) {
     assert.ok(isConflictName(name))
   })
 }
+
+// The original a copy belongs to: the path itself, except for copies of copies (their first original).
+const originals: Record<string, string> = {
+  'a/report.sync-conflict-20250101-000000-XYZ1234.pdf': 'a/report.pdf',
+  '.bashrc.sync-conflict-20250101-000000-XYZ1234': '.bashrc',
+  'README.sync-conflict-20250101-000000-XYZ1234': 'README'
+}
+for (const [path] of names) {
+  test(`conflictOriginal of the copy of ${path}`, () => {
+    assert.is(conflictOriginal(conflictName(path, T, 'ABCDEFG')), originals[path] ?? path)
+  })
+}
+
+test('conflictOriginal: paths without a marker have none', () => {
+  for (const path of ['a.txt', 'a/b.sync-conflict.txt', 'x.sync-conflict-2026-1-D.txt', '.sync-conflict-20261125-101500-D']) {
+    assert.is(conflictOriginal(path), undefined, path)
+  }
+})
+
+test('keptCopyName: "name (from LABEL).ext" beside the original, numbered when taken, label cleaned', () => {
+  assert.is(keptCopyName('d/plan.txt', 'laptop', () => false), 'd/plan (from laptop).txt')
+  assert.is(keptCopyName('README', 'a/b.c', () => false), 'README (from abc)')
+  assert.is(keptCopyName('.bashrc', '', () => false), '.bashrc (from device)')
+  const taken = new Set(['plan (from pc).txt', 'plan (from pc 2).txt'])
+  assert.is(keptCopyName('plan.txt', 'pc', p => taken.has(p)), 'plan (from pc 3).txt')
+  assert.is(keptCopyName('plan.txt', 'pc', () => true, 5), undefined)
+})
 
 test('conflictName: UTC seconds of the loser mtime, milliseconds dropped', () => {
   assert.is(conflictName('f.txt', T + 999, 'D'), 'f.sync-conflict-20261125-101500-D.txt')
