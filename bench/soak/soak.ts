@@ -48,7 +48,7 @@ function watch (devices: Device[]): { stop: () => Map<string, Peak> } {
 
 function report (phase: string, startedMs: number, peaks: Map<string, Peak>): void {
   const seconds = ((Date.now() - startedMs) / 1000).toFixed(1)
-  const agents = [...peaks].map(([name, p]) => `${name}: peak RSS ${(p.rssKiB / 1024).toFixed(0)} MiB, up to ${p.fds} open fds`).join('; ')
+  const agents = [...peaks].map(([name, p]) => p.rssKiB === 0 ? `${name}: not running` : `${name}: peak RSS ${(p.rssKiB / 1024).toFixed(0)} MiB, up to ${p.fds} open fds`).join('; ')
   console.log(`${phase.padEnd(44)} ${seconds.padStart(8)} s   ${agents}`)
 }
 
@@ -70,7 +70,7 @@ async function soakFiles (): Promise<void> {
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   for (let i = 0; i < fileCount; i++) writeFileSync(join(a.folder, `f${String(i).padStart(6, '0')}.txt`), `file ${i}\n`)
   await phase([a, b], `${fileCount} files: start a, first scan`, async () => {
-    await a.start({ env: {} })
+    await a.start()
     await waitFor(async () => (await a.status()).folders[0].state === 'idle', { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 500, what: 'a to finish its first scan' })
   })
   await phase([a, b], `${fileCount} files: start b, sync to b`, async () => {
@@ -113,6 +113,11 @@ async function soakBig (): Promise<void> {
     }, { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 500, what: 'the edited byte to reach b' })
   })
   await a.stop(); await b.stop()
+}
+
+// Ctrl-C or a kill: stop the agents and remove the temp dirs (a signal skips the 'exit' hooks).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void cleanupAll().finally(() => process.exit(130)) })
 }
 
 try {
