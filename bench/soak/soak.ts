@@ -121,7 +121,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  console.log(`soak: ${fileCount} files, a ${bigMiB} MiB file; two agents on 127.0.0.1`)
+  const cases = [only !== 'big' ? `${fileCount} files` : '', only !== 'files' ? `a ${bigMiB} MiB file` : ''].filter(c => c !== '')
+  console.log(`soak: ${cases.join(', ')}; two agents on 127.0.0.1`)
   if (only !== 'big') await soakFiles()
   if (only !== 'files') await soakBig()
 } finally {
