@@ -108,7 +108,7 @@ export function snapshotTree (root: string): Record<string, string> {
 }
 
 /** Waits until every device's folder holds the same tree (and returns it). */
-export async function waitConverged (devices: Device[], { timeoutMs = 30_000, what = 'folders to converge' } = {}): Promise<Record<string, string>> {
+export async function waitConverged (devices: Array<Pick<Device, 'name' | 'folder'>>, { timeoutMs = 30_000, what = 'folders to converge' } = {}): Promise<Record<string, string>> {
   let last: Array<Record<string, string>> = []
   try {
     return await waitFor(() => {

@@ -17,6 +17,9 @@ import { waitConverged, type Device } from './cluster.js'
 
 export interface LedgerEntry { path: string, hash: string, device: string }
 
+/** What the ledger needs of a device: a makeCluster Device, or an agent in a network namespace. */
+export type LedgerDevice = Pick<Device, 'name' | 'home' | 'folder'>
+
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 /** Every file under `root` (not the marker dir): relative path → content hash. */
@@ -67,12 +70,14 @@ function listingExcept (dir: string, skip: Set<string>): string[] {
 
 export class Ledger {
   readonly entries: LedgerEntry[] = []
-  private readonly devices: Device[]
+  /** Hashes of passing states (see noteWritten): bytes that were written, but need not be kept. */
+  private readonly passing = new Set<string>()
+  private readonly devices: LedgerDevice[]
   private readonly outsideRoot: string
   private readonly outsideBefore: string[]
 
   /** `devices` must share one folder and live under one directory (as makeCluster makes them). */
-  constructor (devices: Device[]) {
+  constructor (devices: LedgerDevice[]) {
     this.devices = devices
     this.outsideRoot = dirname(dirname(devices[0].folder))
     this.outsideBefore = this.outside()
@@ -83,7 +88,7 @@ export class Ledger {
   }
 
   /** Writes `content` to `path` on `device` (through a temp name and a rename, as editors do) and records it. */
-  write (device: Device, path: string, content: Uint8Array | string): LedgerEntry {
+  write (device: LedgerDevice, path: string, content: Uint8Array | string): LedgerEntry {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content
     const full = join(device.folder, path)
     mkdirSync(dirname(full), { recursive: true })
@@ -95,8 +100,20 @@ export class Ledger {
     return entry
   }
 
+  /**
+   * Records a version the test wrote itself, in place (appended, overwritten), without write().
+   * `isPassing`: a state overwritten again so soon that no device need ever see it; it counts only
+   * as bytes that were written (check 2), never as a version to keep (check 1).
+   */
+  noteWritten (device: LedgerDevice, path: string, bytes: Uint8Array, { isPassing = false } = {}): LedgerEntry {
+    const entry = { path, hash: sha(bytes), device: device.name }
+    if (isPassing) this.passing.add(entry.hash)
+    else this.entries.push(entry)
+    return entry
+  }
+
   /** Waits until the writing device recorded `entry` in its history (it saw that version). */
-  async recorded (device: Device, entry: LedgerEntry, timeoutMs = 20_000): Promise<void> {
+  async recorded (device: LedgerDevice, entry: LedgerEntry, timeoutMs = 20_000): Promise<void> {
     await waitFor(async () => {
       try {
         const h = await history(device, entry.path)
@@ -107,13 +124,13 @@ export class Ledger {
 
   /** Runs the five checks; the agents must be running. */
   async check ({ timeoutMs = 45_000 } = {}): Promise<void> {
-    const written = new Set(this.entries.map(e => e.hash))
+    const written = new Set([...this.entries.map(e => e.hash), ...this.passing])
     // 3. The same (path, content) set everywhere, once healed.
     await waitConverged(this.devices, { timeoutMs, what: 'devices to hold the same files' })
     const trees = this.devices.map(d => filesOf(d.folder))
     // Paths whose history to read: every path written, and every file now present (conflict copies).
     const paths = new Set([...this.entries.map(e => e.path), ...trees.flatMap(t => [...t.keys()])])
-    const histories = new Map<string, Array<{ device: Device, versions: HistoryVersion[] }>>()
+    const histories = new Map<string, Array<{ device: LedgerDevice, versions: HistoryVersion[] }>>()
     for (const path of paths) {
       histories.set(path, await Promise.all(this.devices.map(async device => ({ device, versions: await history(device, path).catch(() => []) }))))
     }
@@ -152,7 +169,7 @@ export class Ledger {
 
 interface HistoryVersion { number: number, hash: string, isDeleted: boolean, kind: string }
 
-async function history (device: Device, path: string): Promise<HistoryVersion[]> {
+async function history (device: LedgerDevice, path: string): Promise<HistoryVersion[]> {
   const r = await callAgent(join(device.home, 'agent.sock'), 'history', { path: join(device.folder, path) })
   return r.versions
 }
