@@ -4,27 +4,10 @@
 // (src/fault.ts), so every step is hit for certain, not by timing luck. Every scenario ends with
 // the ledger's invariant checks (test/helpers/ledger.ts).
 import { test } from 'uvu'
-import * as assert from 'uvu/assert'
-import { randomBytes } from 'node:crypto'
-import { cleanupAll, waitFor } from '../helpers/cli.js'
-import { makeCluster, type Device } from '../helpers/cluster.js'
+import { cleanupAll } from '../helpers/cli.js'
+import { makeCluster } from '../helpers/cluster.js'
+import { killedAt, writeSome } from '../helpers/crash.js'
 import { Ledger } from '../helpers/ledger.js'
-import type { CrashPoint } from '../../src/fault.js'
-
-async function killedAt (device: Device, point: CrashPoint): Promise<void> {
-  const agent = device.agent
-  if (agent === undefined) throw new Error(`${device.name} is not running`)
-  await waitFor(() => agent.child.signalCode === 'SIGKILL', { timeoutMs: 30_000, what: `${device.name} to die at ${point}\n${agent.output()}` })
-  assert.match(agent.output(), new RegExp(`crash point ${point} reached`))
-  device.agent = undefined
-}
-
-/** Files of several blocks and of one, so a crash lands between blocks as well as between files. */
-function writeSome (ledger: Ledger, device: Device, tag: string): void {
-  ledger.write(device, `big-${tag}.bin`, randomBytes(1024 * 1024 + 123))
-  ledger.write(device, `dir/small-${tag}.txt`, `small ${tag}`)
-  ledger.write(device, `dir/sub/other-${tag}.txt`, `other ${tag}`)
-}
 
 test('the sender killed while serving a block recovers on restart', async () => {
   const [a, b] = await makeCluster(['a', 'b'])

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createLan, netnsAvailable, ownNamespaces, type Lan } from '../helpers/netns.js'
 import { AGENT_PORT, lanTest, startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
 import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
-import { snapshotTree } from '../helpers/cluster.js'
+import { snapshotTree, waitConverged } from '../helpers/cluster.js'
 import type { LanPeer, LanPeersResult } from '../../src/sync/lan-discovery.js'
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
@@ -71,19 +71,6 @@ async function waitSeen (dev: Dev, other: Dev, check: (p: LanPeer) => boolean, w
   }
 }
 
-async function waitSame (list: Dev[], what: string, timeoutMs = 30_000): Promise<Record<string, string>> {
-  let trees: Array<Record<string, string>> = []
-  try {
-    return await waitFor(() => {
-      trees = list.map(d => snapshotTree(d.folder))
-      return trees.every(t => JSON.stringify(t) === JSON.stringify(trees[0])) ? trees[0] : undefined
-    }, { timeoutMs, intervalMs: 200, what })
-  } catch (err) {
-    const detail = list.map((d, i) => `${d.name}: ${JSON.stringify(trees[i])}\n--- ${d.name} output ---\n${d.agent?.output() ?? '(not running)'}`).join('\n')
-    throw new Error(`${(err as Error).message}\n${detail}`)
-  }
-}
-
 function isConnectedTo (status: any, dev: Dev): boolean {
   return status.peers.some((p: any) => p.deviceId === dev.id && p.isConnected === true)
 }
@@ -133,7 +120,7 @@ it('three devices paired by ID alone find each other by mDNS and converge', asyn
   mkdirSync(join(c.folder, 'sub'))
   writeFileSync(join(c.folder, 'sub', 'from-c.txt'), 'c')
   await Promise.all([start(a, HOSTS.a), start(b, HOSTS.b), start(c, HOSTS.c)])
-  const tree = await waitSame([a, b, c], 'three folders to converge', 45_000)
+  const tree = await waitConverged([a, b, c], { what: 'three folders to converge', timeoutMs: 45_000 })
   assert.equal(Object.keys(tree).sort(), ['from-a.txt', 'from-b.txt', 'sub', 'sub/from-c.txt'])
   for (const x of [a, b, c]) {
     await waitFor(async () => {
@@ -168,7 +155,7 @@ it('a device whose address changes is found at the new one and keeps syncing', a
   }
   writeFileSync(join(a.folder, 'after-move-a.txt'), 'a2')
   writeFileSync(join(c.folder, 'after-move-c.txt'), 'c2')
-  const tree = await waitSame([a, b, c], 'folders to converge after the move', 60_000)
+  const tree = await waitConverged([a, b, c], { what: 'folders to converge after the move', timeoutMs: 60_000 })
   assert.ok('after-move-a.txt' in tree && 'after-move-c.txt' in tree)
   // The files may have travelled through the other device: each must also talk to c directly.
   for (const [i, x] of [a, b].entries()) {
@@ -190,7 +177,7 @@ it('a device restarted in another namespace is found there and syncs', async () 
   const spareAddress = lan.hosts[HOSTS.spare].address
   await waitSeen(a, c, p => p.isConnected && p.addresses[0] === `${spareAddress}:${AGENT_PORT}`, `connected at ${spareAddress}`)
   writeFileSync(join(b.folder, 'after-restart-b.txt'), 'b3')
-  const tree = await waitSame([a, b, c], 'folders to converge after the restart')
+  const tree = await waitConverged([a, b, c], { what: 'folders to converge after the restart', timeoutMs: 30_000 })
   assert.ok('after-restart-b.txt' in tree)
 })
 
@@ -218,7 +205,7 @@ it('an unpaired device is listed by `peers` but can neither read nor write', asy
   }
   await agentOf(stranger).waitForOutput(/cannot connect to a at .* \(found on the LAN\)/)
   writeFileSync(join(a.folder, 'written-later.txt'), 'a4')
-  const tree = await waitSame([a, b, c], 'paired devices to sync a new file')
+  const tree = await waitConverged([a, b, c], { what: 'paired devices to sync a new file', timeoutMs: 30_000 })
   assert.not.ok(Object.keys(tree).some(p => p.includes('stranger')), 'nothing of the stranger reached the paired devices')
   assert.equal(snapshotTree(stranger.folder), strangerBefore, 'nothing reached the stranger')
   assert.not.match(agentOf(stranger).output(), /\bconnected to /)
@@ -276,7 +263,7 @@ it('a spoofed announcement of a paired device leads to a refused handshake and n
   // The real b comes back while the spoof keeps announcing: the hint that proves the key wins.
   writeFileSync(join(b.folder, 'b-is-back.txt'), 'b5')
   await start(b, HOSTS.b)
-  const tree = await waitSame([a, b, c], 'folders to converge with the real b back', 30_000)
+  const tree = await waitConverged([a, b, c], { what: 'folders to converge with the real b back', timeoutMs: 30_000 })
   assert.ok('b-is-back.txt' in tree)
   for (const x of [a, c]) {
     await waitFor(async () => isConnectedTo(await agentOf(x).call('status'), b), { timeoutMs: 15_000, what: `${x.name} to connect to the real b\n--- ${x.name} ---\n${agentOf(x).output()}\n--- b ---\n${agentOf(b).output()}` })

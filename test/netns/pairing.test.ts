@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { createLan, netnsAvailable, ownNamespaces, type Lan } from '../helpers/netns.js'
 import { lanTest, startNsAgent, type NsAgent } from '../helpers/netns-agent.js'
 import { ROOT, cleanupAll, cli, tempDir, waitFor } from '../helpers/cli.js'
-import { snapshotTree } from '../helpers/cluster.js'
+import { waitConverged } from '../helpers/cluster.js'
 import { spawnCli, wrongCodeFor, type Running } from '../helpers/pairing.js'
 
 const availability = await netnsAvailable()
@@ -74,18 +74,6 @@ async function typeCode (d: Dev, code: string, args: string[] = []): Promise<{ c
   return { code: exit, stdout, stderr }
 }
 
-async function waitSame (list: Dev[], what: string, timeoutMs = 45_000): Promise<Record<string, string>> {
-  let trees: Array<Record<string, string>> = []
-  try {
-    return await waitFor(() => {
-      trees = list.map(d => snapshotTree(d.folder))
-      return trees.every(t => JSON.stringify(t) === JSON.stringify(trees[0])) ? trees[0] : undefined
-    }, { timeoutMs, intervalMs: 200, what })
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${list.map((d, i) => `${d.name}: ${JSON.stringify(trees[i])}`).join('\n')}`)
-  }
-}
-
 function deviceIds (d: Dev): string[] {
   return JSON.parse(readFileSync(join(d.home, 'config.json'), 'utf8')).devices.map((x: { id: string }) => x.id)
 }
@@ -110,7 +98,7 @@ it('a wrong code fails, the right one then pairs, found on the LAN by mDNS alone
   assert.match(window.output(), new RegExp(`Paired with "b" \\(${b.id}\\)`))
   assert.ok(deviceIds(a).includes(b.id) && deviceIds(b).includes(a.id), 'each lists the other')
   await cli(b.home, ['folder', 'accept', 'docs', b.folder])
-  const tree = await waitSame([a, b], 'a and b to share docs')
+  const tree = await waitConverged([a, b], { what: 'a and b to share docs', timeoutMs: 45_000 })
   assert.equal(Object.keys(tree), ['from-a.txt'])
 })
 
@@ -134,7 +122,7 @@ it('a third device pairs with both (once with no agent running) and all three co
   await cli(c.home, ['folder', 'share', 'docs', b.id])
   writeFileSync(join(b.folder, 'from-b.txt'), 'b')
   writeFileSync(join(c.folder, 'from-c.txt'), 'c')
-  const tree = await waitSame([a, b, c], 'three folders to converge')
+  const tree = await waitConverged([a, b, c], { what: 'three folders to converge', timeoutMs: 45_000 })
   assert.equal(Object.keys(tree).sort(), ['from-a.txt', 'from-b.txt', 'from-c.txt'])
   for (const x of [a, b, c]) {
     await waitFor(async () => {
