@@ -1,9 +1,9 @@
 // Puts a remote record's state on disk, never over a local change the index has not seen:
 // every write or delete first checks that the path still holds what the index says it holds
 // (else LOCAL_CHANGED, and the caller rescans and re-plans, which makes it a conflict).
-import { lstat, mkdir, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
+import { lstat, mkdir, open, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { LansyncError } from '../errors.js'
+import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
 import type { Store, StoredRecord } from '../store/store.js'
@@ -83,17 +83,54 @@ async function applying<T> (path: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** Makes `path` hold `record` (file content from the block store, a dir, or a symlink). */
-export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path): Promise<Applied> {
-  return await applying(target, async () => await applyRecordUnmapped(root, store, record, local, target))
+export interface ApplyOptions {
+  /**
+   * A path in the folder that should hold this content already (the other half of a rename): it
+   * is copied with one read, not rebuilt block by block from the store. If it no longer holds the
+   * content, the whole-file hash check fails and the store is used after all.
+   */
+  copyFrom?: string
 }
 
-async function applyRecordUnmapped (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string): Promise<Applied> {
+export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path, { copyFrom }: ApplyOptions = {}): Promise<Applied> {
+  return await applying(target, async () => {
+    if (copyFrom !== undefined && record.kind === 'file') {
+      try {
+        return await applyRecordUnmapped(root, store, record, local, target, localFileContent(joinFolderPath(root, copyFrom)))
+      } catch (err) {
+        if (!(err instanceof SourceChangedError) && !isLansyncError(err, 'STORE_CORRUPT')) throw err
+      }
+    }
+    return await applyRecordUnmapped(root, store, record, local, target, versionContent(store, record))
+  })
+}
+
+class SourceChangedError extends Error {}
+
+/** A local file's bytes, in large reads; a read failure means the copy source is gone (fall back). */
+async function * localFileContent (path: string): AsyncGenerator<Uint8Array> {
+  let handle
+  try { handle = await open(path, 'r') } catch (err) { throw new SourceChangedError((err as Error).message) }
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(1024 * 1024)
+      let read
+      try { ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, null)) } catch (err) { throw new SourceChangedError((err as Error).message) }
+      if (read === 0) return
+      yield buffer.subarray(0, read)
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+async function applyRecordUnmapped (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string, content: AsyncIterable<Uint8Array>): Promise<Applied> {
   await assertRealParents(root, target)
   const full = joinFolderPath(root, target)
   if (record.kind === 'file') {
     await writeFileAtomically({
       target: full,
-      chunks: versionContent(store, record),
+      chunks: content,
       expectedHash: record.hash,
       mode: record.mode,
       mtimeMs: record.mtimeMs,

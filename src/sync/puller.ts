@@ -42,6 +42,8 @@ export class Puller {
   private readonly peerName: () => string
   private readonly isGuarded: boolean
   private queue: Promise<void> = Promise.resolve()
+  /** Content hash → a path the batch being applied deletes (see renameSources). */
+  private copySources = new Map<string, string>()
   /** The newest remote record per path received and not yet handled (applied, skipped, held or failed): what `lansync plan` previews. */
   private readonly pending = new Map<string, FileRecord>()
   /** Remote records that failed for a local reason, by path: tried again every `retryMs`. */
@@ -140,6 +142,7 @@ export class Puller {
 
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
     const records = applyOrder(await this.guardDeletes(batch))
+    this.copySources = await this.renameSources(records)
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
     const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
@@ -209,6 +212,22 @@ export class Puller {
     return batch.filter(r => !r.isDeleted)
   }
 
+  /**
+   * Files this batch deletes, by content hash: a new path with the same content is the other half
+   * of a rename (or move), and is copied from the old file (one sequential read, nearly as fast as
+   * the disk) instead of being rebuilt from the block store. Files apply before deletes, so the old
+   * file is still there.
+   */
+  private async renameSources (records: FileRecord[]): Promise<Map<string, string>> {
+    const sources = new Map<string, string>()
+    for (const r of records) {
+      if (!r.isDeleted) continue
+      const local = await this.runner.store.getRecord(this.runner.folder.id, r.path)
+      if (local?.kind === 'file' && !local.isDeleted && local.sizeBytes > 0) sources.set(Buffer.from(local.hash).toString('hex'), r.path)
+    }
+    return sources
+  }
+
   private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
     const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
     return { action: planPath(local, remote, this.localDevice, this.deviceLabel), local }
@@ -239,7 +258,7 @@ export class Puller {
       case 'pull': {
         const applied = action.isMetadataOnly && action.record.kind === 'file'
           ? await applyMetadata(root, action.record, local)
-          : await applyRecord(root, store, action.record, local)
+          : await applyRecord(root, store, action.record, local, action.record.path, { copyFrom: this.copySources.get(Buffer.from(action.record.hash).toString('hex')) })
         crashPoint('apply:renamed')
         const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
           Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
