@@ -31,7 +31,8 @@ test('a year of clock skew both ways: causal edits win, concurrent ones pick one
   writeSkewed(ledger, b, 'causal.txt', 'causal v1 (b, +1 year)', YEAR_MS)
   writeSkewed(ledger, b, 'past.txt', 'past v1 (b, -1 year)', -YEAR_MS)
   await waitFor(() => ['future.txt', 'causal.txt', 'past.txt'].every(p => {
-    try { return statSync(join(a.folder, p)).mtimeMs === statSync(join(b.folder, p)).mtimeMs } catch { return false }
+    // Mtimes travel in whole milliseconds (protocol.md), so that is the precision to compare at.
+    try { return Math.floor(statSync(join(a.folder, p)).mtimeMs) === Math.floor(statSync(join(b.folder, p)).mtimeMs) } catch { return false }
   }), { timeoutMs: 30_000, what: 'the skewed files to reach a with their mtimes' })
 
   // A later edit on a, dated by a's right clock (a year *older* than what it replaces): the version
