@@ -155,7 +155,7 @@ export class Puller {
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
           this.forgetPending(remote)
-          if (this.failed.get(remote.path) === remote || (this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path)
+          if ((this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path) // applied: no older failure of it is left to retry
           break
         } catch (err) {
           if (isLansyncError(err, 'FOLDER_MARKER_MISSING')) {

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import type { Connection } from '../net/transport.js'
 import { FrameDecoder, encodeFrame } from '../protocol/framing.js'
 import { decodeMessage, encodeMessage } from '../protocol/codec.js'
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Message } from '../protocol/messages.js'
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Message, IDLE_TIMEOUT_MS, PING_INTERVAL_MS } from '../protocol/messages.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import type { Store, StoredRecord } from '../store/store.js'
@@ -16,8 +16,6 @@ import { Puller } from './puller.js'
 import type { FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
 
-export const PING_INTERVAL_MS = 20_000
-export const IDLE_TIMEOUT_MS = 60_000
 /** Block requests served at once: each waits on a store read, so a few overlap reads with writes. */
 const MAX_CONCURRENT_SERVES = 8
 /**
