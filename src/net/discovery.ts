@@ -12,6 +12,8 @@ export const SERVICE_PROTOCOL = 'tcp'
 export const MAX_NAME_CHARS = 64
 /** Most address hints kept per device; an announcement can list any number of A/AAAA records. */
 export const MAX_ADDRESSES_PER_DEVICE = 16
+/** After an interface change, the record is announced again this much later. */
+const REANNOUNCE_AGAIN_MS = 2_000
 /** TXT keys of our own: device ID, protocol version, name. Others are extension keys. */
 const CORE_TXT_KEYS = new Set(['id', 'v', 'n'])
 /** Extension TXT keys (e.g. a pairing window's port): a lowercase letter, then up to 8 of a-z 0-9. */
@@ -453,6 +455,14 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     if (signature === this.lastInterfaces) return
     this.lastInterfaces = signature
     this.republish('interfaces')
+    // Announced once more a little later (RFC 6762 asks for at least two announcements): an
+    // address often changes while the link is down, and the first announcement is then lost.
+    const again = setTimeout(() => {
+      this.timers = this.timers.filter(t => t !== again)
+      if (this.isStarted && this.stopping === null) this.republish('interfaces')
+    }, REANNOUNCE_AGAIN_MS)
+    again.unref()
+    this.timers.push(again)
   }
 
   /**
