@@ -20,6 +20,8 @@ import { resumeHeldDeletes, type ResumeResult } from './sync/held-deletes.js'
 import { findFolder } from './ops/locate.js'
 import { listConflicts, resolveConflict } from './ops/conflicts.js'
 import { previewRecords } from './sync/preview.js'
+import { listPaths } from './ops/history.js'
+import { DashboardHost } from './dashboard/host.js'
 
 export interface AgentEvents {
   log: [string]
@@ -54,6 +56,14 @@ export class Agent extends EventEmitter<AgentEvents> {
   private isClosed = false
   private readonly startedMs = Date.now()
   private readonly offersFullLogged = new Set<string>()
+  /** `start --dashboard [PORT]` serves the dashboard whatever the config says, until `lansync dashboard on|off`. */
+  private dashboardOverride: number | undefined
+  private readonly dashboard = new DashboardHost({
+    home: () => this.home,
+    call: async (method, params) => await this.call(method, params),
+    config: () => this.config,
+    log: line => this.log(line)
+  })
   private readonly pairing = new PairingHost({
     home: () => this.home,
     identity: () => this.identity,
@@ -86,12 +96,15 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** Starts the control socket, every folder (first scan, then watching), then the network. */
-  async start ({ listen, isMdnsEnabled = true, isWanEnabled, wanBootstrap }: { listen?: string, isMdnsEnabled?: boolean, isWanEnabled?: boolean, wanBootstrap?: string[] } = {}): Promise<void> {
+  async start ({ listen, isMdnsEnabled = true, isWanEnabled, wanBootstrap, dashboardPort }: { listen?: string, isMdnsEnabled?: boolean, isWanEnabled?: boolean, wanBootstrap?: string[], dashboardPort?: number } = {}): Promise<void> {
     this.wanOverride = { isEnabled: isWanEnabled, bootstrap: wanBootstrap !== undefined && wanBootstrap.length > 0 ? wanBootstrap : undefined }
     this.isRunning = true
     this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress, signal) => await this.call(method, params, onProgress, signal))
     await this.control.listen()
     this.log(`device ${this.identity.deviceId} (${this.config.deviceName}) started`)
+    this.dashboardOverride = dashboardPort
+    // Asked for on the command line: a port that cannot be had stops the start. From the config: said, and sync goes on.
+    await this.dashboard.apply(this.dashboardSettings()).catch(err => { if (dashboardPort !== undefined) throw err; this.log((err as Error).message) })
     await this.syncFolders()
     this.peers = new PeerManager(this.identity, this.config, this.sessionContext())
     this.peers.on('log', line => this.log(line))
@@ -144,6 +157,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     await run
   }
 
+  private dashboardSettings (): Config['dashboard'] {
+    return this.dashboardOverride !== undefined ? { isEnabled: true, port: this.dashboardOverride } : this.config.dashboard
+  }
+
   /** WAN reachability for `lansync status` and `lansync wan`. */
   wanStatus (): WanStatus {
     const { isEnabled, bootstrap } = this.wanSettings()
@@ -190,6 +207,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.isClosed) return
     this.isClosed = true
     this.pairing.close()
+    await this.dashboard.close()
     await this.control?.close()
     await this.lan?.close() // goodbye first, while the network is still up
     await this.peers?.close() // sessions say why they end, on WAN connections too
@@ -210,6 +228,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'history': return await listHistory(ctx, params)
       case 'restore': return await restoreFile(ctx, params)
       case 'snapshot.restore': return await restoreFolderSnapshot(ctx, params, onProgress)
+      case 'history.paths': return await listPaths(ctx, params)
       case 'history.prune': return await this.inAllFolders(async () => await pruneHistory(ctx, params))
       case 'conflicts': return await listConflicts(ctx, params)
       case 'conflicts.resolve': return await resolveConflict(ctx, params)
@@ -230,6 +249,13 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.peers?.update(this.config)
         await this.applyWan()
         return this.wanStatus()
+      case 'dashboard':
+        // `lansync dashboard on|off` saved the config: it now wins over `start --dashboard`.
+        this.config = loadConfig(this.home)
+        this.dashboardOverride = undefined
+        if (this.isRunning) await this.dashboard.apply(this.dashboardSettings())
+        return this.dashboard.status(this.config.dashboard)
+      case 'dashboard.status': return this.dashboard.status(this.dashboardSettings())
       case 'rescan': return await this.rescan(params)
       case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }

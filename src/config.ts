@@ -36,6 +36,13 @@ export interface DeviceConfig {
   addresses: string[]
 }
 
+/** The local web dashboard (`lansync dashboard on|off`): served on 127.0.0.1 only, token-protected. */
+export interface DashboardConfig {
+  isEnabled: boolean
+  /** TCP port on 127.0.0.1 (0: any free port, reported by `lansync dashboard url`). */
+  port: number
+}
+
 /** A folder a paired device offered to share with us, waiting for `lansync folder accept`. */
 export interface FolderOffer {
   folderId: string
@@ -57,10 +64,12 @@ export interface Config {
   folders: FolderConfig[]
   devices: DeviceConfig[]
   offers: FolderOffer[]
+  dashboard: DashboardConfig
 }
 
 export const DEFAULT_PORT = 22100
 export const DEFAULT_MAX_DELETE_SHARE = 0.5
+export const DEFAULT_DASHBOARD_PORT = 22180
 export const MARKER_DIR = '.lansync'
 
 /** The lansync home: `$LANSYNC_HOME`, else the platform's config dir (XDG on Linux). */
@@ -69,8 +78,9 @@ export function resolveHome (explicit?: string): string {
   return resolve(home)
 }
 
-export function homePaths (home: string): { config: string, identity: string, db: string, socket: string, log: string } {
+export function homePaths (home: string): { config: string, identity: string, db: string, socket: string, log: string, dashboardToken: string } {
   return {
+    dashboardToken: join(home, 'dashboard-token'),
     config: join(home, 'config.json'),
     identity: join(home, 'identity.json'),
     db: join(home, 'db'),
@@ -89,7 +99,8 @@ export function defaultConfig (): Config {
     wanBootstrap: [],
     folders: [],
     devices: [],
-    offers: []
+    offers: [],
+    dashboard: { isEnabled: false, port: DEFAULT_DASHBOARD_PORT }
   }
 }
 
@@ -171,7 +182,8 @@ function validateConfig (raw: any, file: string): Config {
     wanBootstrap: raw.wanBootstrap === undefined ? base.wanBootstrap : Array.isArray(raw.wanBootstrap) ? raw.wanBootstrap : bad('wanBootstrap must be a list of "host:port"'),
     folders: Array.isArray(raw.folders) ? raw.folders : bad('folders must be a list'),
     devices: Array.isArray(raw.devices) ? raw.devices : bad('devices must be a list'),
-    offers: Array.isArray(raw.offers) ? raw.offers : []
+    offers: Array.isArray(raw.offers) ? raw.offers : [],
+    dashboard: validateDashboard(raw.dashboard, base.dashboard, bad)
   }
   parseHostPort(config.listen, 'listen')
   for (const node of config.wanBootstrap) {
@@ -193,6 +205,19 @@ function validateConfig (raw: any, file: string): Config {
     d.addresses ??= []
   }
   return config
+}
+
+function validateDashboard (raw: any, base: DashboardConfig, bad: (what: string) => never): DashboardConfig {
+  if (raw === undefined) return base
+  if (raw === null || typeof raw !== 'object') return bad('dashboard must be an object {isEnabled, port}')
+  const isEnabled = raw.isEnabled === undefined ? base.isEnabled : typeof raw.isEnabled === 'boolean' ? raw.isEnabled : bad('dashboard.isEnabled must be true or false')
+  const port = raw.port === undefined ? base.port : isPort(raw.port) ? raw.port : bad(`dashboard.port must be a port number from 0 to 65535, not ${JSON.stringify(raw.port)}`)
+  return { isEnabled, port }
+}
+
+/** A TCP port number to listen on: an integer from 0 (any free port) to 65535. */
+export function isPort (value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535
 }
 
 /** A valid `maxDeleteShare`: a finite number from 0 (hold every mass delete) to 1 (guard off). */

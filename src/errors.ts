@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'PAIR_CODE_INVALID' | 'PAIR_EXPIRED' | 'PAIR_REJECTED' | 'PAIR_RATE_LIMITED' | 'PAIR_BUSY' | 'PAIR_CANCELLED'
   | 'WAN_PUBLIC_DHT_FORBIDDEN'
   | 'AGENT_NOT_RUNNING' | 'AGENT_RUNNING' | 'CONTROL_FAILED'
+  | 'DASHBOARD_OFF' | 'DASHBOARD_LISTEN'
 
 export class LansyncError extends Error {
   readonly code: ErrorCode

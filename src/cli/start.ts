@@ -3,6 +3,7 @@ import type { Argv } from 'yargs'
 import { Agent } from '../agent.js'
 import { parseBootstrapNode } from '../config.js'
 import { LiveBars } from './live-bars.js'
+import { parsePort } from './dashboard.js'
 import type { GlobalArgs } from './main.js'
 
 export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -10,6 +11,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     y => y.option('listen', { type: 'string', describe: 'listen on HOST:PORT (default from config, 0.0.0.0:22100)' })
       .option('mdns', { type: 'boolean', default: true, describe: 'announce this device and find paired ones on the LAN by mDNS (--no-mdns: configured addresses only)' })
       .option('wan', { type: 'boolean', describe: 'join the hyperswarm DHT so paired devices on other networks find this one (default from config: `lansync wan on|off`)' })
+      .option('dashboard', { type: 'string', describe: 'serve the web dashboard on 127.0.0.1 (optional PORT; default from config, 22180) while this agent runs' })
       .option('bootstrap', {
         type: 'string',
         array: true,
@@ -18,7 +20,9 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     async args => {
     // Checked first, so a typo fails before anything starts.
     for (const node of args.bootstrap ?? []) parseBootstrapNode(node)
+    const dashboardArg = args.dashboard === undefined || args.dashboard === '' ? undefined : parsePort(args.dashboard, '--dashboard')
     const agent = await Agent.open(args.home)
+    const dashboardPort = args.dashboard === undefined ? undefined : dashboardArg ?? agent.config.dashboard.port
     const bars = new LiveBars(args)
     const say = (line: string): void => {
       if (args.json) process.stdout.write(JSON.stringify({ timeMs: Date.now(), message: line }) + '\n')
@@ -49,7 +53,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       process.once('SIGTERM', stop)
     })
     try {
-      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns, isWanEnabled: args.wan, wanBootstrap: args.bootstrap })
+      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns, isWanEnabled: args.wan, wanBootstrap: args.bootstrap, dashboardPort })
     } catch (err) {
       await agent.close()
       throw err

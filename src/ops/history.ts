@@ -54,6 +54,33 @@ export async function listHistory (ctx: OpsContext, { path }: { path: string }):
   }
 }
 
+/** Most paths one `history.paths` answer lists (the dashboard's path list; narrow it with `filter`). */
+export const MAX_LISTED_PATHS = 500
+
+export interface PathRow { path: string, kind: string, sizeBytes: number, mtimeMs: number, isDeleted: boolean }
+
+/**
+ * The paths of a folder whose history can be browsed (files and symlinks, deleted ones too), in
+ * path order; `filter` keeps those containing it (case-insensitive). At most `limit` (≤ 500).
+ */
+export async function listPaths (
+  ctx: OpsContext, { folder: name, filter = '', limit = MAX_LISTED_PATHS }: { folder: string, filter?: string, limit?: number }
+): Promise<{ folder: string, label: string, paths: PathRow[], isTruncated: boolean }> {
+  const folder = findFolder(ctx.config, name)
+  if (typeof filter !== 'string') throw new LansyncError('ARG_INVALID', 'filter must be text')
+  if (!Number.isInteger(limit) || limit < 1) throw new LansyncError('ARG_INVALID', `limit must be a whole number of at least 1, not ${JSON.stringify(limit)}`)
+  const max = Math.min(limit, MAX_LISTED_PATHS)
+  const needle = filter.toLowerCase()
+  const paths: PathRow[] = []
+  let isTruncated = false
+  for await (const r of ctx.store.records(folder.id)) {
+    if (r.kind === 'dir' || !r.path.toLowerCase().includes(needle)) continue
+    if (paths.length === max) { isTruncated = true; break }
+    paths.push({ path: r.path, kind: r.kind, sizeBytes: r.sizeBytes, mtimeMs: r.mtimeMs, isDeleted: r.isDeleted })
+  }
+  return { folder: folder.id, label: folder.label, paths, isTruncated }
+}
+
 export interface RestoreParams { path: string, version?: number, at?: string, to?: string }
 
 export async function restoreFile (ctx: OpsContext, params: RestoreParams): Promise<{ path: string, number: number, restoredTo: string, sizeBytes: number }> {
