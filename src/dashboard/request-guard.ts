@@ -34,7 +34,7 @@ export function checkRequest (facts: RequestFacts, { port, token }: { port: numb
   if (!allowedHosts(port).includes(host)) {
     return { isAllowed: false, status: 403, reason: `this dashboard answers only to ${allowedHosts(port).join(' or ')}, not to Host "${facts.host ?? ''}"` }
   }
-  if (facts.method !== 'GET' && facts.method !== 'POST') return { isAllowed: false, status: 405, reason: `${facts.method} is not allowed` }
+  if (facts.method !== 'GET' && facts.method !== 'HEAD' && facts.method !== 'POST') return { isAllowed: false, status: 405, reason: `${facts.method} is not allowed` }
   if (!facts.pathname.startsWith('/api/')) return { isAllowed: true }
   // Browsers send Origin with every POST; a page of another origin must never reach the API.
   if (facts.origin !== undefined && !allowedOrigins(port).includes(facts.origin.toLowerCase())) {

@@ -128,7 +128,7 @@ export class DashboardServer {
 
   private serveStatic (req: http.IncomingMessage, res: http.ServerResponse, pathname: string): void {
     const file = this.files.get(pathname === '/index.html' ? '/' : pathname)
-    if (file === undefined || req.method !== 'GET') {
+    if (file === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
       sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no ${req.method ?? ''} ${pathname}` } })
       return
     }
@@ -196,8 +196,8 @@ async function readJson (req: http.IncomingMessage): Promise<Record<string, any>
     let size = 0
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
-      // Stop reading; the answer closes the connection (see sendJson).
-      if (size > MAX_BODY_BYTES) { req.pause(); reject(new HttpError(413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`)); return }
+      // The rest is read and dropped (so the answer is not lost to a reset); the answer closes the connection.
+      if (size > MAX_BODY_BYTES) { chunks.length = 0; reject(new HttpError(413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`)); return }
       chunks.push(chunk)
     })
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))

@@ -56,7 +56,7 @@ function show (id, data, render) {
   const key = JSON.stringify(data)
   if (view.shown[id] === key) return
   view.shown[id] = key
-  document.getElementById(id).replaceChildren(...[render()].flat())
+  document.getElementById(id).replaceChildren(...[render()].flat().filter(n => n !== null && n !== undefined))
 }
 
 function formatBytes (n) {
@@ -209,7 +209,7 @@ async function loadVersions () {
   if (path === '') return
   try {
     const r = await api('GET', `/api/history?folder=${encodeURIComponent(folder)}&path=${encodeURIComponent(path)}`)
-    view.shown['history-versions'] = undefined
+    if (view.history.folder !== folder || view.history.path !== path) return // another path was picked meanwhile
     show('history-versions', r, () => [
       el('h2', {}, 'Versions of ', el('code', {}, r.path)),
       table(['#', 'Recorded', 'Size', 'Device', 'Origin', 'Hash', ''], [...r.versions].reverse().map(v => el('tr', { 'data-version': v.number, 'data-hash': v.hash },
@@ -259,6 +259,8 @@ async function refresh () {
     show('peers', status.peers, () => renderPeers(status))
     show('conflicts', conflicts, () => renderConflicts(conflicts))
     renderFolderChoice(status.folders)
+    // The versions shown stay current too (a restore, or a change from a peer, adds one).
+    if (view.tab === 'history') await loadVersions()
     if (view.problemSource === 'refresh') document.getElementById('problem').hidden = true
   } catch (err) {
     problem(err, 'refresh')
