@@ -2,14 +2,16 @@
 // config block and the port argument.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { checkRequest, type RequestFacts } from '../../src/dashboard/request-guard.js'
 import { isTokenMatch, loadOrCreateToken } from '../../src/dashboard/token.js'
 import { defaultConfig, loadConfig, saveConfig } from '../../src/config.js'
 import { parsePort } from '../../src/cli/dashboard.js'
 import { isLansyncError } from '../../src/errors.js'
-import { cleanupAll, tempDir } from '../helpers/cli.js'
+import { WEB_DIR } from '../../src/dashboard/server.js'
+import { ROOT, cleanupAll, tempDir } from '../helpers/cli.js'
 
 const TOKEN = 'A'.repeat(43)
 const PORT = 22180
@@ -122,6 +124,17 @@ test('parsePort: 0 to 65535, else ARG_INVALID', () => {
       assert.match((err as Error).message, /--port must be a port number from 0 to 65535/)
     }
   }
+})
+
+test('the page is where the server looks for it, from src/ and from dist/, and in the published package', () => {
+  assert.is(WEB_DIR, join(ROOT, 'src/dashboard/web/'))
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))
+  const files: string[] = packed[0].files.map((f: { path: string }) => f.path)
+  for (const name of ['index.html', 'app.js', 'app.css']) assert.ok(files.includes(`src/dashboard/web/${name}`), `${name} in the package`)
+  // dist/dashboard/server.js resolves the same ../../src/dashboard/web/ as src/dashboard/server.ts.
+  assert.ok(files.includes('bin/lansync.js'))
+  // The build (which `npm ci` runs) is published too: bin/lansync.js runs it.
+  if (existsSync(join(ROOT, 'dist/dashboard/server.js'))) assert.ok(files.includes('dist/dashboard/server.js'), 'the build in the package')
 })
 
 test.after(cleanupAll)
