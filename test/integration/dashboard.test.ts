@@ -183,6 +183,13 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   await waitFor(() => !page.url().includes('token'), { what: 'the token to leave the address bar' })
   await page.locator('#device').filter({ hasText: a.id }).waitFor()
   assert.ok(await page.locator('tr[data-folder] .state').first().isVisible())
+  if (process.env.LANSYNC_SCREENSHOTS !== undefined) {
+    mkdirSync(process.env.LANSYNC_SCREENSHOTS, { recursive: true })
+    await page.screenshot({ path: join(process.env.LANSYNC_SCREENSHOTS, 'folders.png') })
+    await page.getByRole('tab', { name: 'Peers' }).click()
+    await page.locator('tr[data-device]').first().waitFor()
+    await page.screenshot({ path: join(process.env.LANSYNC_SCREENSHOTS, 'peers.png') })
+  }
 
   await page.getByRole('tab', { name: /Conflicts/ }).click()
   const [conflict] = await inbox(a)
@@ -227,7 +234,7 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   await decoded.close()
   assert.ok(pixels.whole > 20, `colours in the screenshot: ${pixels.whole}`)
   assert.ok(pixels.row > 5, `colours in the conflict row: ${pixels.row}`)
-  if (process.env.LANSYNC_SCREENSHOTS !== undefined) { mkdirSync(process.env.LANSYNC_SCREENSHOTS, { recursive: true }); copyFileSync(shotFile, join(process.env.LANSYNC_SCREENSHOTS, 'conflicts.png')) }
+  if (process.env.LANSYNC_SCREENSHOTS !== undefined) { copyFileSync(shotFile, join(process.env.LANSYNC_SCREENSHOTS, 'conflicts.png')) }
 
   // Keep theirs: a's content (the copy) goes to the path on both devices; b's stays in history.
   await row.getByRole('button', { name: 'Keep theirs' }).click()
