@@ -63,15 +63,17 @@ const json = (value: unknown): { headers: Record<string, string>, body: string }
 test('a real conflict; the dashboard URL carries a token kept 0600 in the home', async () => {
   [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   port = await freePort()
-  // Before they first meet, both write c.txt (two unrelated versions: a conflict, as for edits made
-  // while apart); b's is newer and keeps the path, a's becomes the conflict copy.
+  // Before they first meet, both write each file (two unrelated versions: a conflict, as for edits
+  // made while apart); b's are newer and keep the paths, a's become the conflict copies.
   const past = new Date(Date.now() - 60_000)
-  writeFileSync(join(a.folder, 'c.txt'), 'c.txt edit on a')
-  utimesSync(join(a.folder, 'c.txt'), past, past)
-  writeFileSync(join(b.folder, 'c.txt'), 'c.txt edit on b')
+  for (const name of ['c.txt', 'd.txt', 'e.txt']) {
+    writeFileSync(join(a.folder, name), `${name} edit on a`)
+    utimesSync(join(a.folder, name), past, past)
+    writeFileSync(join(b.folder, name), `${name} edit on b`)
+  }
   await a.start({ args: ['--dashboard', String(port)] }); await b.start()
-  await waitConverged([a, b], { what: 'the conflict to settle' })
-  await waitFor(async () => (await inbox(a)).length === 1 && (await inbox(b)).length === 1, { what: 'the conflict in both inboxes' })
+  await waitConverged([a, b], { what: 'the conflicts to settle' })
+  await waitFor(async () => (await inbox(a)).length === 3 && (await inbox(b)).length === 3, { what: 'the conflicts in both inboxes' })
 
   const r = await cli(a.home, ['dashboard', 'url', '--json'])
   assert.is(r.json.isRunning, true)
@@ -195,7 +197,7 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   const [conflict] = await inbox(a)
   const row = page.locator('tr[data-conflict="c.txt"]')
   await row.waitFor({ state: 'visible' })
-  assert.is(await page.locator('#conflict-count').textContent(), '1')
+  assert.is(await page.locator('#conflict-count').textContent(), '3')
   const cells = row.locator('td')
   assert.is(await cells.nth(1).textContent(), 'c.txt')
   assert.match(await cells.nth(2).textContent() ?? '', /^b/) // mine: b's edit is at the path
@@ -237,9 +239,15 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   if (process.env.LANSYNC_SCREENSHOTS !== undefined) { copyFileSync(shotFile, join(process.env.LANSYNC_SCREENSHOTS, 'conflicts.png')) }
 
   // Keep theirs: a's content (the copy) goes to the path on both devices; b's stays in history.
+  // Keep both: the copy becomes "d (from a).txt". Keep mine: b's content stays, the copy goes.
   await row.getByRole('button', { name: 'Keep theirs' }).click()
+  await page.locator('tr[data-conflict="d.txt"]').getByRole('button', { name: 'Keep both' }).click()
+  await page.locator('tr[data-conflict="e.txt"]').getByRole('button', { name: 'Keep mine' }).click()
+  const isResolved = (d: Device): boolean => copies(d).length === 0 && read(d, 'c.txt') === 'c.txt edit on a' &&
+    read(d, 'd.txt') === 'd.txt edit on b' && existsSync(join(d.folder, 'd (from a).txt')) && read(d, 'd (from a).txt') === 'd.txt edit on a' &&
+    read(d, 'e.txt') === 'e.txt edit on b'
   for (const d of [a, b]) {
-    await waitFor(() => read(d, 'c.txt') === 'c.txt edit on a' && copies(d).length === 0, { what: `the resolution on ${d.name}: ${JSON.stringify(snapshotTree(d.folder))}`, timeoutMs: 20_000 })
+    await waitFor(() => isResolved(d), { what: `the resolutions on ${d.name}: ${JSON.stringify(snapshotTree(d.folder))}`, timeoutMs: 20_000 })
   }
   await waitFor(async () => (await inbox(a)).length === 0 && (await inbox(b)).length === 0, { what: 'both inboxes to empty' })
   for (const d of [a, b]) {
@@ -247,7 +255,7 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
     assert.ok(versions.some(v => v.hash === sha('c.txt edit on b')), `b's content of c.txt in ${d.name}'s history`)
   }
   await page.locator('[data-empty="conflicts"]').waitFor()
-  assert.match(await page.locator('#notice').textContent() ?? '', /Resolved c\.txt/)
+  assert.match(await page.locator('#notice').textContent() ?? '', /Resolved e\.txt/)
   assert.is(await page.locator('#conflict-count').isVisible(), false)
 
   // History: pick the path, see its versions, restore the first content with a click.

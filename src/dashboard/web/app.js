@@ -1,5 +1,5 @@
 // The lansync dashboard page: folders, peers, the conflict inbox and a history browser, refreshed
-// every 1.5 s from the agent's JSON API (src/dashboard/server.ts). The access token arrives in the
+// every 1.5 s (slower when the agent is slow to answer) from the agent's JSON API (src/dashboard/server.ts). The access token arrives in the
 // URL fragment (never sent to a server), is kept in this tab's sessionStorage (scoped to this
 // origin, port included) and sent as `Authorization: Bearer`. Data is only ever set as text, never
 // parsed as HTML.
@@ -166,8 +166,8 @@ async function resolve (event, conflict, keep) {
   const row = event.target.closest('tr')
   for (const b of row.querySelectorAll('button')) b.disabled = true
   try {
-    // Naming the copy says which one, should a path have several.
-    const r = await api('POST', '/api/conflicts/resolve', { folder: conflict.folder, path: keep === 'mine' ? conflict.path : conflict.loser.path, keep })
+    // The row's copy by name: a path with several copies has a row for each, resolved one by one.
+    const r = await api('POST', '/api/conflicts/resolve', { folder: conflict.folder, path: conflict.loser.path, keep })
     notice(r.keptAs !== undefined ? `Resolved ${r.path}: kept both; the copy is now ${r.keptAs}.` : `Resolved ${r.path}: kept ${keep === 'mine' ? 'the version at the path' : 'the conflict copy'}; the other version is in history.`)
   } catch (err) {
     problem(err)
@@ -285,6 +285,12 @@ document.getElementById('history-filter').addEventListener('input', event => {
 if (token === null) {
   problem(new ApiError(401, 'UNAUTHORIZED', 'this page needs its access token: open the address `lansync dashboard url` prints'))
 } else {
-  void refresh()
-  setInterval(() => { if (!document.hidden) void refresh() }, REFRESH_MS)
+  // The next look comes REFRESH_MS after the last answer, or later when answers are slow (the
+  // status counts every file of every folder): the page never keeps the agent busy.
+  const loop = async () => {
+    const startedMs = Date.now()
+    if (!document.hidden) await refresh()
+    setTimeout(loop, Math.max(REFRESH_MS, 4 * (Date.now() - startedMs)))
+  }
+  void loop()
 }
