@@ -180,6 +180,8 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   const page = await context.newPage()
   const pageErrors: string[] = []
   page.on('pageerror', err => pageErrors.push(err.message))
+  // A Content-Security-Policy violation or a failed request shows up here.
+  page.on('console', message => { if (message.type() === 'error') pageErrors.push(message.text()) })
   await page.goto(url)
   // The token leaves the address bar at once (it stays in this tab's sessionStorage).
   await waitFor(() => !page.url().includes('token'), { what: 'the token to leave the address bar' })
