@@ -131,7 +131,7 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
   if (record.kind === 'file') {
     const isReplacingFile = target === record.path && local !== undefined && !local.isDeleted && local.kind === 'file'
     try {
-      await writeFileAtomically({
+      const written = await writeFileAtomically({
         target: full,
         chunks: content,
         expectedHash: record.hash,
@@ -145,12 +145,11 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
         },
         expectedTarget: isReplacingFile ? { inode: local.inode, sizeBytes: local.sizeBytes, mtimeMs: local.mtimeMs } : 'absent'
       })
+      return { inode: written.inode, mtimeMs: written.mtimeMs }
     } catch (err) {
       if (err instanceof TargetChangedError) throw new LocalChangedError(target)
       throw err
     }
-    const s = await lstat(full)
-    return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
   }
   if (target === record.path) await assertUnchanged(root, record.path, local)
   else await assertAbsent(root, target)

@@ -44,12 +44,20 @@ export function tempPathFor (target: string): string {
   return join(dirname(target), `${TEMP_PREFIX}${basename(target).slice(0, 100)}-${randomBytes(4).toString('hex')}`)
 }
 
-/** Writes atomically; returns the number of bytes written. The temp file never outlives a failure. */
-export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget }: AtomicWriteOptions): Promise<number> {
+/**
+ * What was put in place: its size, and the inode and mtime it was given, read from the temp file
+ * before the replacement (rename and link keep both), never from the path afterwards, where a
+ * user's save may already have replaced it.
+ */
+export interface WrittenFile { sizeBytes: number, inode: number, mtimeMs: number }
+
+/** Writes atomically. The temp file never outlives a failure. */
+export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget }: AtomicWriteOptions): Promise<WrittenFile> {
   await mkdir(dirname(target), { recursive: true })
   const temp = tempPathFor(target)
   const handle = await open(temp, 'wx', 0o600)
   let sizeBytes = 0
+  let written: Stats
   try {
     const hasher = createHash('sha256')
     for await (const chunk of chunks) {
@@ -70,17 +78,19 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
     await chmod(temp, mode & 0o7777)
     const seconds = utimesSeconds(mtimeMs)
     await utimes(temp, seconds, seconds)
+    written = await lstat(temp)
     if (beforeRename !== undefined) await beforeRename()
     crashPoint('apply:temp-written')
     await pausePoint('apply:temp-written')
     await replaceTarget(temp, target, expectedTarget)
+    await pausePoint('apply:renamed')
   } catch (err) {
     await handle.close().catch(() => {})
     await rm(temp, { force: true })
     throw err
   }
   await fsyncDir(dirname(target))
-  return sizeBytes
+  return { sizeBytes, inode: written.ino, mtimeMs: Math.floor(written.mtimeMs) }
 }
 
 async function replaceTarget (temp: string, target: string, expected: AtomicWriteOptions['expectedTarget']): Promise<void> {

@@ -2,7 +2,7 @@
 // between the agent's last check of the path and its replacement is held open (LANSYNC_PAUSE_AT)
 // and the user's save is made inside it. The save must survive (a conflict, both versions kept),
 // whether it creates the file, replaces it by a rename (as editors save), rewrites it in place, or
-// saves it while a remote deletion of it is being carried out.
+// saves it while a remote deletion of it is being carried out, or just after the replacement.
 import { test } from 'uvu'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ test('saves made between the last check and the replacement are all kept', async
   ledger.write(a, 'kept.txt', 'kept v1')
   ledger.write(a, 'inplace.txt', 'in place v1')
   ledger.write(a, 'gone.txt', 'gone v1')
+  ledger.write(a, 'same.txt', 'same size v1')
   await a.start()
   await b.start({ env: { LANSYNC_PAUSE_AT: 'apply:temp-written:1500' } })
   await ledger.check({ timeoutMs: 60_000 })
@@ -50,6 +51,17 @@ test('saves made between the last check and the replacement are all kept', async
   rmSync(join(a.folder, 'gone.txt'))
   await waitFor(() => pausesOf(b, 'apply:delete-checked') > pauses, { timeoutMs: 30_000, what: 'B to hold before deleting gone.txt' })
   ledger.write(b, 'gone.txt', 'gone, but saved on b meanwhile')
+
+  // 5. Saved (by a rename, same size) just after the remote version was put in place and before
+  // the index records it: the index must describe the file the agent wrote, not the user's, or the
+  // user's version would look already known and never be scanned.
+  await ledger.check({ timeoutMs: 90_000 })
+  await b.stop()
+  await b.start({ env: { LANSYNC_PAUSE_AT: 'apply:renamed:1500' } })
+  pauses = pausesOf(b, 'apply:renamed')
+  ledger.write(a, 'same.txt', 'same size v2 (a)')
+  await waitFor(() => pausesOf(b, 'apply:renamed') > pauses, { timeoutMs: 30_000, what: 'B to hold after replacing same.txt' })
+  ledger.write(b, 'same.txt', 'same size v2 (b)')
 
   // Every version (both sides of all three) is in some history, the devices agree, no temp left.
   await ledger.check({ timeoutMs: 90_000 })
