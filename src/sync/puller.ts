@@ -242,9 +242,11 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
-      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (action === undefined) return
+      // Only a record that changes something waits for a missing disk; one we already hold must
+      // not hold up the batches behind it.
+      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const content = contentToFetch(action)
       if (content !== undefined) await this.ensureBlocks(content) // usually all present already
       await this.apply(action, local)
