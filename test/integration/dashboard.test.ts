@@ -173,7 +173,7 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   const browser: Browser = await chromium.launch({
     executablePath,
     // No background traffic: this machine (and CI) reach only loopback.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps']
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-dev-shm-usage']
   })
   onCleanup(async () => { await browser.close() })
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
