@@ -194,13 +194,18 @@ async function readJson (req: http.IncomingMessage): Promise<Record<string, any>
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    // Past the limit the rest is read and dropped, and the answer waits for its end: a socket
+    // closed with unread bytes is reset, and the reset could destroy the answer before it is read.
+    // The server's request timeout bounds how long that takes.
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
-      // The rest is read and dropped (so the answer is not lost to a reset); the answer closes the connection.
-      if (size > MAX_BODY_BYTES) { chunks.length = 0; reject(new HttpError(413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`)); return }
-      chunks.push(chunk)
+      if (size > MAX_BODY_BYTES) chunks.length = 0
+      else chunks.push(chunk)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(new HttpError(413, 'TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`))
+      else resolve(Buffer.concat(chunks).toString('utf8'))
+    })
     req.on('error', reject)
   })
   let body: unknown
