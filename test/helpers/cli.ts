@@ -53,7 +53,7 @@ export interface AgentProcess { child: ChildProcess, output: () => string, stop:
  * run in the root network namespace, where tests must never send multicast (mDNS tests run agents
  * inside namespaces, see test/netns/agents.test.ts).
  */
-export async function startAgent (home: string, args: string[] = [], { timeoutMs = 20_000, env = {} as Record<string, string> } = {}): Promise<AgentProcess> {
+export async function startAgent (home: string, args: string[] = [], { timeoutMs = 40_000, env = {} as Record<string, string> } = {}): Promise<AgentProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', home, 'start', '--no-mdns', ...args], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
   })
