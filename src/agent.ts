@@ -20,6 +20,8 @@ import { resumeHeldDeletes, type ResumeResult } from './sync/held-deletes.js'
 import { findFolder } from './ops/locate.js'
 import { listConflicts, resolveConflict } from './ops/conflicts.js'
 import { previewRecords } from './sync/preview.js'
+import { fetchPath, type FetchContext } from './sync/fetch.js'
+import type { Session } from './sync/session.js'
 
 export interface AgentEvents {
   log: [string]
@@ -231,6 +233,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         await this.applyWan()
         return this.wanStatus()
       case 'rescan': return await this.rescan(params)
+      case 'fetch': return await fetchPath(this.fetchContext(), params)
       case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
@@ -346,6 +349,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
         sharedWith: folder.sharedWith,
+        selection: folder.selection,
+        notHeld: runner !== undefined ? await runner.countKnown() : 0,
         problems: runner?.problemList() ?? []
       })
     }
@@ -393,6 +398,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       out.push({ folder: folder.id, label: folder.label, state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'), reason: runner?.stateReason, heldDeletes: held, peers })
     }
     return { isAgentRunning: this.isRunning, folders: out }
+  }
+
+  private fetchContext (): FetchContext {
+    return {
+      config: this.config,
+      store: this.store,
+      runner: id => this.runners.get(id),
+      sessions: id => (this.config.folders.find(f => f.id === id)?.sharedWith ?? [])
+        .map(deviceId => this.peers?.session(deviceId))
+        .filter((s): s is Session => s !== undefined),
+      isAgentRunning: this.isRunning
+    }
   }
 
   private async countHeld (folderId: string): Promise<number> {

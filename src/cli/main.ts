@@ -14,6 +14,8 @@ import { peersCommand } from './peers.js'
 import { wanCommands } from './wan.js'
 import { conflictsCommands } from './conflicts.js'
 import { planCommand } from './plan.js'
+import { whyCommand } from './why.js'
+import { fetchCommand } from './fetch.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -35,6 +37,8 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = wanCommands(cli)
   cli = conflictsCommands(cli)
   cli = planCommand(cli)
+  cli = whyCommand(cli)
+  cli = fetchCommand(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()
