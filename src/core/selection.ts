@@ -9,17 +9,22 @@ import { compareVectors } from './clock.js'
 
 export class Selection {
   readonly patterns: string[]
-  private readonly matcher: Ignore | undefined
+  /**
+   * One matcher per pattern, `!` stripped: the last pattern that matches a path or a directory
+   * above it decides. Unlike gitignore, a `!` pattern can take back part of a selected directory
+   * (`docs/**` then `!docs/big/**`): a selection lists what to hold, not what to skip.
+   */
+  private readonly rules: Array<{ isNegation: boolean, matcher: Ignore }>
   /** The literal directory part of each positive pattern before its first wildcard ('' = anywhere). */
   private readonly prefixes: string[]
 
   constructor (patterns: readonly string[]) {
     this.patterns = [...patterns]
-    this.matcher = patterns.length === 0 ? undefined : ignore().add([...patterns])
+    this.rules = patterns.map(p => ({ isNegation: p.startsWith('!'), matcher: ignore().add(p.replace(/^!/, '')) }))
     this.prefixes = patterns.filter(p => !p.startsWith('!')).map(literalDirPrefix)
   }
 
-  get isAll (): boolean { return this.matcher === undefined }
+  get isAll (): boolean { return this.rules.length === 0 }
 
   /**
    * Whether this device holds `path`: it matches a pattern, or lies under a directory that does,
@@ -28,9 +33,15 @@ export class Selection {
    * directory such a way.
    */
   isSelected (path: string, kind: FileKind = 'file'): boolean {
-    if (this.matcher === undefined || path === '') return true
+    if (this.rules.length === 0 || path === '') return true
     const isDir = kind === 'dir'
-    if (this.matcher.ignores(isDir ? path + '/' : path)) return true
+    const target = isDir ? path + '/' : path
+    for (let i = this.rules.length - 1; i >= 0; i--) {
+      if (this.rules[i].matcher.ignores(target)) {
+        if (!this.rules[i].isNegation) return true
+        break
+      }
+    }
     if (!isDir) return false
     return this.prefixes.some(prefix => prefix === '' || prefix === path || prefix.startsWith(path + '/'))
   }
