@@ -40,6 +40,7 @@ export async function fetchPath (ctx: FetchContext, { path, folder: name }: { pa
   const runner = ctx.runner(folder.id)
   if (runner === undefined) throw new LansyncError('FOLDER_PAUSED', `folder "${folder.label}" is not running here`)
   const base = { folder: folder.id, label: folder.label, path: relPath }
+  runner.refreshRules() // the rule files as they are now, edited a moment ago or not
   if (runner.scanner.ignore.isIgnored(relPath)) {
     throw new LansyncError('PATH_IGNORED', `${relPath} is ignored in folder "${folder.label}" (see \`lansync why ${relPath}\`); ignored paths are not synced`)
   }

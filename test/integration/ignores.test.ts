@@ -8,6 +8,24 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { cleanupAll, cli, runCli, waitFor } from '../helpers/cli.js'
 import { makeCluster, snapshotTree, waitConverged, type Device } from '../helpers/cluster.js'
+import { callAgent } from '../../src/control/client.js'
+import { loadConfig, updateConfig } from '../../src/config.js'
+import { explainPath } from '../../src/ops/why.js'
+import { setFolderSelection } from '../../src/ops/folders.js'
+
+// The machine these run on is shared and slow to start processes: the CLI runs as a process for
+// the commands' own wiring (arguments, output, exit codes), the rest calls the same code in this
+// process (`why` reads config and rule files; the agent is asked over its control socket).
+const agentCall = async (d: Device, method: string, params: object): Promise<any> => await callAgent(join(d.home, 'agent.sock'), method, params)
+/** The error code a call fails with ('' if it does not fail). */
+const codeOf = async (work: () => unknown): Promise<string> => {
+  try { await work(); return '' } catch (err) { return (err as { code?: string }).code ?? String(err) }
+}
+/** `lansync folder only` as the CLI does it: change the config, tell the agent. */
+const only = async (d: Device, patterns: string[], isAll = false): Promise<void> => {
+  updateConfig(d.home, c => setFolderSelection(c, 'docs', { patterns, isAll }))
+  await agentCall(d, 'reload', {})
+}
 
 const read = (d: Device, path: string): string | undefined => {
   try { return readFileSync(join(d.folder, path), 'utf8') } catch { return undefined }
@@ -53,40 +71,30 @@ test('ignore layers: the shared rule travels and applies on B; B\'s local rule a
   assert.is(read(a, 'shared-before.tmp'), 'synced before any rule')
   assert.is(read(b, 'shared-before.tmp'), 'synced before any rule')
 
-  // why: the shared rule, the local rule, a local re-include, no rule, the marker dir.
-  const shared = await cli(b.home, ['why', join(b.folder, 'from-b.tmp'), '--json'])
-  assert.equal({ ...shared.json, folder: undefined, selection: undefined }, {
-    folder: undefined, label: 'docs', path: 'from-b.tmp', isDir: false, isIgnored: true,
-    layer: 'shared', file: '.lansyncignore', line: 1, pattern: '*.tmp', isNegation: false, isSelected: true, selection: undefined
-  })
-  const local = await cli(b.home, ['why', 'docs', 'private/from-a.txt', '--json'])
-  assert.is(local.json.layer, 'local')
-  assert.is(local.json.file, '.lansync/ignore')
-  assert.is(local.json.line, 2)
-  assert.is(local.json.pattern, 'private/')
-  assert.is(local.json.viaDirectory, 'private')
-  const human = await cli(b.home, ['why', 'docs', 'private/from-a.txt'])
+  // why: the shared rule, the local rule, a local re-include, no rule, the marker dir; and bad input
+  // (a path outside every folder, an unknown folder, a path leaving the folder).
+  const [human, outside] = await Promise.all([
+    cli(b.home, ['why', 'docs', 'private/from-a.txt']),
+    runCli(b.home, ['why', '/tmp', '--json'])
+  ])
   assert.match(human.stdout, /private\/from-a\.txt \(folder "docs"\) is ignored: local rule \.lansync\/ignore:2: private\//)
-  const keep = await cli(b.home, ['why', 'docs', 'keep.tmp', '--json'])
-  assert.is(keep.json.isIgnored, false)
-  assert.is(keep.json.isNegation, true)
-  assert.is(keep.json.line, 3)
-  const none = await cli(b.home, ['why', join(b.folder, 'from-b.txt')])
-  assert.match(none.stdout, /is not ignored: no rule matches it/)
-  const onA = await cli(a.home, ['why', 'docs', 'private/from-a.txt', '--json'])
-  assert.is(onA.json.isIgnored, false, "B's local rule applies on A")
-  const marker = await cli(b.home, ['why', 'docs', '.lansync/ignore', '--json'])
-  assert.is(marker.json.layer, 'built-in')
-
-  // Bad input: a path outside every folder, an unknown folder, a path leaving the folder.
-  const outside = await runCli(b.home, ['why', '/tmp', '--json'])
   assert.is(outside.code, 3)
   assert.is(outside.json.error.code, 'PATH_NOT_IN_FOLDER')
-  const unknown = await runCli(b.home, ['why', 'nope', 'x.txt', '--json'])
-  assert.is(unknown.json.error.code, 'FOLDER_NOT_FOUND')
-  const escape = await runCli(b.home, ['why', 'docs', '../x', '--json'])
-  assert.is(escape.code, 2)
-  assert.is(escape.json.error.code, 'PATH_INVALID')
+  const configB = loadConfig(b.home)
+  const shared = explainPath(configB, { path: join(b.folder, 'from-b.tmp') })
+  assert.equal({ ...shared, folder: undefined }, {
+    folder: undefined, label: 'docs', path: 'from-b.tmp', isDir: false, isIgnored: true,
+    layer: 'shared', file: '.lansyncignore', line: 1, pattern: '*.tmp', isNegation: false, isSelected: true, selection: []
+  })
+  const local = explainPath(configB, { folder: 'docs', path: 'private/from-a.txt' })
+  assert.equal([local.layer, local.file, local.line, local.pattern, local.viaDirectory], ['local', '.lansync/ignore', 2, 'private/', 'private'])
+  const keep = explainPath(configB, { folder: 'docs', path: 'keep.tmp' })
+  assert.equal([keep.isIgnored, keep.isNegation, keep.line], [false, true, 3])
+  assert.equal(explainPath(configB, { path: join(b.folder, 'from-b.txt') }).layer, undefined)
+  assert.is(explainPath(loadConfig(a.home), { folder: 'docs', path: 'private/from-a.txt' }).isIgnored, false, "B's local rule applies on A")
+  assert.is(explainPath(configB, { folder: 'docs', path: '.lansync/ignore' }).layer, 'built-in')
+  assert.is(await codeOf(() => explainPath(configB, { folder: 'nope', path: 'x.txt' })), 'FOLDER_NOT_FOUND')
+  assert.is(await codeOf(() => explainPath(configB, { folder: 'docs', path: '../x' })), 'PATH_INVALID')
 
   // Dropping the local rule: B now pulls what it ignored (its version was kept as known), and sends its own.
   write(b, '.lansync/ignore', '!keep.tmp\n')
@@ -106,21 +114,21 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   }
   for (const [path, text] of Object.entries(files)) write(a, path, text)
   // Bad input first (no agent needed): each a clear code, the config unchanged.
-  const noPattern = await runCli(b.home, ['folder', 'only', 'docs', '--json'])
+  const [noPattern, offline] = await Promise.all([
+    runCli(b.home, ['folder', 'only', 'docs', '--json']),
+    runCli(b.home, ['fetch', 'docs', 'other/x.txt', '--json'])
+  ])
   assert.is(noPattern.code, 2)
   assert.is(noPattern.json.error.code, 'ARG_INVALID')
-  const unknown = await runCli(b.home, ['folder', 'only', 'nope', 'docs/**', '--json'])
-  assert.is(unknown.code, 3)
-  assert.is(unknown.json.error.code, 'FOLDER_NOT_FOUND')
-  const both = await runCli(b.home, ['folder', 'only', 'docs', 'docs/**', '--all', '--json'])
-  assert.is(both.json.error.code, 'ARG_INVALID')
-  const escape = await runCli(b.home, ['folder', 'only', 'docs', '../docs/**', '--json'])
-  assert.is(escape.json.error.code, 'ARG_INVALID')
-  const offline = await runCli(b.home, ['fetch', 'docs', 'other/x.txt', '--json'])
   assert.is(offline.json.error.code, 'AGENT_NOT_RUNNING')
+  const select = (patterns: string[], isAll = false, folder = 'docs') => () => updateConfig(b.home, c => setFolderSelection(c, folder, { patterns, isAll }))
+  assert.is(await codeOf(select(['docs/**'], false, 'nope')), 'FOLDER_NOT_FOUND')
+  assert.is(await codeOf(select(['docs/**'], true)), 'ARG_INVALID')
+  assert.is(await codeOf(select(['../docs/**'])), 'ARG_INVALID')
+  assert.equal(loadConfig(b.home).folders[0].selection, [])
 
-  const only = await cli(b.home, ['folder', 'only', 'docs', 'docs/**', '--json'])
-  assert.equal(only.json.selection, ['docs/**'])
+  const selected = await cli(b.home, ['folder', 'only', 'docs', 'docs/**', '--json'])
+  assert.equal(selected.json.selection, ['docs/**'])
   await a.start(); await b.start()
   write(a, 'docs/zz-last.txt', 'written after both started')
   await arrives(b, 'docs/zz-last.txt', 'written after both started')
@@ -133,8 +141,8 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   assert.equal(status.selection, ['docs/**'])
   assert.is(status.problems.length, 0)
   assert.is((await b.status()).peers[0].folders[0].needFiles, 0)
-  const plan = await cli(b.home, ['plan', '--json'])
-  assert.is(plan.json.folders[0].peers[0].pull.length, 0)
+  const plan = await agentCall(b, 'plan', {})
+  assert.is(plan.folders[0].peers[0].pull.length, 0)
 
   // fetch: exactly that file (and its directory), from A.
   const fetched = await cli(b.home, ['fetch', join(b.folder, 'other/x.txt'), '--json'])
@@ -143,8 +151,8 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   assert.is(read(b, 'other/x.txt'), 'x')
   assert.not.ok(existsSync(join(b.folder, 'other/y.txt')))
   assert.not.ok(existsSync(join(b.folder, 'top.txt')))
-  const again = await cli(b.home, ['fetch', 'docs', 'other/x.txt', '--json'])
-  assert.is(again.json.isAlreadyHere, true)
+  const again = await agentCall(b, 'fetch', { folder: 'docs', path: 'other/x.txt' })
+  assert.is(again.isAlreadyHere, true)
   // The fetched copy keeps up with A.
   write(a, 'other/x.txt', 'x, edited on a')
   await arrives(b, 'other/x.txt', 'x, edited on a')
@@ -159,23 +167,20 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   await arrives(a, 'docs/after-drop.txt', 'after the drop')
   assert.is(read(a, 'other/x.txt'), 'x, edited on a')
   assert.is(read(a, 'other/made-on-b.txt'), 'from b')
-  const whyX = await cli(b.home, ['why', 'docs', 'other/x.txt', '--json'])
-  assert.is(whyX.json.isSelected, false)
+  assert.is(explainPath(loadConfig(b.home), { folder: 'docs', path: 'other/x.txt' }).isSelected, false)
   // And fetch brings it back (the version A has).
-  await cli(b.home, ['fetch', 'docs', 'other/x.txt'])
+  await agentCall(b, 'fetch', { folder: 'docs', path: 'other/x.txt' })
   assert.is(read(b, 'other/x.txt'), 'x, edited on a')
 
   // More bad input, with the agents running.
-  const noOne = await runCli(b.home, ['fetch', 'docs', 'never/was.txt', '--json'])
-  assert.is(noOne.code, 3)
-  assert.is(noOne.json.error.code, 'PATH_NOT_FOUND')
+  const fetch = (path: string) => async () => await agentCall(b, 'fetch', { folder: 'docs', path })
+  assert.is(await codeOf(fetch('never/was.txt')), 'PATH_NOT_FOUND')
+  assert.is(await codeOf(fetch('../x.txt')), 'PATH_INVALID')
   write(b, '.lansync/ignore', 'top.txt\n')
-  const ignored = await runCli(b.home, ['fetch', 'docs', 'top.txt', '--json'])
-  assert.is(ignored.json.error.code, 'PATH_IGNORED')
+  assert.is(await codeOf(fetch('top.txt')), 'PATH_IGNORED')
   rmSync(join(b.folder, '.lansync/ignore'))
   await a.stop()
-  const notConnected = await runCli(b.home, ['fetch', 'docs', 'other/y.txt', '--json'])
-  assert.is(notConnected.json.error.code, 'PEER_NOT_CONNECTED')
+  assert.is(await codeOf(fetch('other/y.txt')), 'PEER_NOT_CONNECTED')
   assert.not.ok(existsSync(join(b.folder, 'other/y.txt')))
   await a.start()
 
@@ -186,7 +191,7 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   assert.is((await b.status()).folders[0].notHeld, 0)
 
   // Narrowing again deletes nothing on B; removing a copy outside the selection deletes nothing on A.
-  await cli(b.home, ['folder', 'only', 'docs', 'docs/**'])
+  await only(b, ['docs/**'])
   write(a, 'docs/narrowed.txt', 'after narrowing')
   await arrives(b, 'docs/narrowed.txt', 'after narrowing')
   assert.is(read(b, 'other/y.txt'), 'y', 'narrowing removed a file on B')
@@ -196,8 +201,8 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   await arrives(a, 'docs/after-rm.txt', 'after rm')
   for (const path of ['other/x.txt', 'other/y.txt', 'other/made-on-b.txt', 'top.txt']) assert.ok(existsSync(join(a.folder, path)), `${path} was deleted on A`)
   // A's history holds no delete made by B.
-  const history = await runCli(a.home, ['history', join(a.folder, 'other/y.txt'), '--json'])
-  assert.not.ok(history.json.versions.some((v: any) => v.isDeleted), 'A recorded a delete of other/y.txt')
+  const history = await agentCall(a, 'history', { path: join(a.folder, 'other/y.txt') })
+  assert.not.ok(history.versions.some((v: any) => v.isDeleted), 'A recorded a delete of other/y.txt')
 })
 
 test.after(cleanupAll)
