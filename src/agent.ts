@@ -8,7 +8,7 @@ import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
 import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
-import { FolderRunner, type FolderState } from './sync/folder-runner.js'
+import { FolderRunner, folderSelection, type FolderState } from './sync/folder-runner.js'
 import { ControlServer } from './control/server.js'
 import { Scanner } from './fs/scanner.js'
 import { LansyncError } from './errors.js'
@@ -429,7 +429,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         if (runner !== undefined) { await runner.scan(paths); return }
         const folder = this.config.folders.find(f => f.id === folderId)
         if (folder === undefined) return
-        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short }).scanPaths(paths)
+        const selection = folderSelection(folder)
+        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short, isSelected: (p, kind) => selection.isSelected(p, kind) }).scanPaths(paths)
       }
     }
   }

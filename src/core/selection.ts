@@ -18,8 +18,12 @@ export class Selection {
   /** The literal directory part of each positive pattern before its first wildcard ('' = anywhere). */
   private readonly prefixes: string[]
 
-  constructor (patterns: readonly string[]) {
+  private readonly always: Set<string>
+
+  /** `always`: paths held whatever the patterns say (the shared ignore rules must reach every device). */
+  constructor (patterns: readonly string[], { always = [] }: { always?: readonly string[] } = {}) {
     this.patterns = [...patterns]
+    this.always = new Set(always)
     this.rules = patterns.map(p => ({ isNegation: p.startsWith('!'), matcher: ignore().add(p.replace(/^!/, '')) }))
     this.prefixes = patterns.filter(p => !p.startsWith('!')).map(literalDirPrefix)
   }
@@ -33,7 +37,7 @@ export class Selection {
    * directory such a way.
    */
   isSelected (path: string, kind: FileKind = 'file'): boolean {
-    if (this.rules.length === 0 || path === '') return true
+    if (this.rules.length === 0 || path === '' || this.always.has(path)) return true
     const isDir = kind === 'dir'
     const target = isDir ? path + '/' : path
     for (let i = this.rules.length - 1; i >= 0; i--) {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Config } from '../config.js'
 import { LansyncError } from '../errors.js'
 import type { IgnoreVerdict } from '../core/ignore-match.js'
-import { Selection } from '../core/selection.js'
+import { folderSelection } from '../sync/folder-runner.js'
 import { IgnoreRules } from '../fs/ignore-rules.js'
 import { findFolder, locatePath } from './locate.js'
 
@@ -37,5 +37,5 @@ export function explainPath (config: Config, { path, folder: name }: { path: str
   try { isDir = statSync(join(folder.path, relPath)).isDirectory() } catch {}
   const verdict = new IgnoreRules(folder.path).explain(relPath, isDir)
   const selection = folder.selection ?? []
-  return { folder: folder.id, label: folder.label, path: relPath, isDir, ...verdict, isSelected: new Selection(selection).isSelected(relPath, isDir ? 'dir' : 'file'), selection }
+  return { folder: folder.id, label: folder.label, path: relPath, isDir, ...verdict, isSelected: folderSelection(folder).isSelected(relPath, isDir ? 'dir' : 'file'), selection }
 }

@@ -9,6 +9,7 @@ import { MARKER_DIR, type FolderConfig } from '../config.js'
 import type { DeviceShort, FileRecord } from '../core/types.js'
 import { canBeMassDelete, isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
 import { LansyncError, isLansyncError } from '../errors.js'
+import { IGNORE_FILE } from '../fs/ignore-rules.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
@@ -92,7 +93,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     super()
     this.deviceName = deviceName
     this.currentFolder = folder
-    this.selection = new Selection(folder.selection ?? [])
+    this.selection = folderSelection(folder)
     this.store = store
     this.retryMs = retryMs
     this.markerPollMs = markerPollMs
@@ -114,7 +115,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.currentFolder = folder
     const patterns = folder.selection ?? []
     if (JSON.stringify(patterns) === JSON.stringify(this.selection.patterns)) return
-    this.selection = new Selection(patterns)
+    this.selection = folderSelection(folder)
     this.emit('heldChanged')
   }
 
@@ -436,6 +437,11 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.lastEmitted = text
     this.emit('state', this.state, this.stateReason)
   }
+}
+
+/** What a folder's `selection` holds on this device; the shared ignore rules always. */
+export function folderSelection (folder: FolderConfig): Selection {
+  return new Selection(folder.selection ?? [], { always: [IGNORE_FILE] })
 }
 
 /** Up to three device names, then "and others". */

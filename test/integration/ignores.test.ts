@@ -110,7 +110,7 @@ test('ignore layers: the shared rule travels and applies on B; B\'s local rule a
 test('folder only: B holds docs/ only, fetch brings one more file, nothing B drops is deleted on A', async () => {
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   const files: Record<string, string> = {
-    'docs/a.txt': 'a', 'docs/sub/b.txt': 'b', 'other/x.txt': 'x', 'other/y.txt': 'y', 'top.txt': 'top'
+    'docs/a.txt': 'a', 'docs/sub/b.txt': 'b', 'other/x.txt': 'x', 'other/y.txt': 'y', 'top.txt': 'top', '.lansyncignore': '*.never\n'
   }
   for (const [path, text] of Object.entries(files)) write(a, path, text)
   // Bad input first (no agent needed): each a clear code, the config unchanged.
@@ -133,8 +133,9 @@ test('folder only: B holds docs/ only, fetch brings one more file, nothing B dro
   write(a, 'docs/zz-last.txt', 'written after both started')
   await arrives(b, 'docs/zz-last.txt', 'written after both started')
   const hashOf = (d: Device): Record<string, string> => snapshotTree(d.folder)
-  assert.equal(Object.keys(hashOf(b)).sort(), ['docs', 'docs/a.txt', 'docs/sub', 'docs/sub/b.txt', 'docs/zz-last.txt'])
-  assert.equal(Object.keys(hashOf(a)).sort(), ['docs', 'docs/a.txt', 'docs/sub', 'docs/sub/b.txt', 'docs/zz-last.txt', 'other', 'other/x.txt', 'other/y.txt', 'top.txt'])
+  // The shared rules reach B whatever its selection.
+  assert.equal(Object.keys(hashOf(b)).sort(), ['.lansyncignore', 'docs', 'docs/a.txt', 'docs/sub', 'docs/sub/b.txt', 'docs/zz-last.txt'])
+  assert.equal(Object.keys(hashOf(a)).sort(), ['.lansyncignore', 'docs', 'docs/a.txt', 'docs/sub', 'docs/sub/b.txt', 'docs/zz-last.txt', 'other', 'other/x.txt', 'other/y.txt', 'top.txt'])
   // Not held is not out of sync: nothing to pull, nothing in progress.
   const status = (await b.status()).folders[0]
   assert.is(status.notHeld, 4) // other/, other/x.txt, other/y.txt, top.txt

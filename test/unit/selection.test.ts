@@ -37,6 +37,13 @@ for (const [patterns, path, kind, expected] of cases) {
   })
 }
 
+test('Selection: paths held always, whatever the patterns', () => {
+  const s = new Selection(['docs/**'], { always: ['.lansyncignore'] })
+  assert.ok(s.isSelected('.lansyncignore'))
+  assert.not.ok(s.isSelected('sub/.lansyncignore'))
+  assert.not.ok(new Selection(['docs/**']).isSelected('.lansyncignore'))
+})
+
 test('parseSelectionPatterns: refuses what is not a relative pattern, with ARG_INVALID', () => {
   for (const bad of [[], [''], ['  '], ['#x'], ['../up/**'], ['a/../b'], ['a\\b'], ['!'], [3]]) {
     try {
