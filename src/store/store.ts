@@ -290,8 +290,11 @@ export class Store {
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
-  async putKnown (folderId: string, record: FileRecord): Promise<void> {
-    await this.db.put(keys.knownKey(folderId, record.path), encodeStoredRecord({ ...record, inode: 0 }), { sync: true })
+  /** Keeps these as the known versions of their paths (one durable batch: the peer's sequence moves on past them). */
+  async putKnown (folderId: string, records: FileRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const batch = records.map(r => ({ type: 'put' as const, key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
+    await this.db.batch(batch, { sync: true })
   }
 
   async dropKnown (folderId: string, paths: string[]): Promise<void> {

@@ -139,12 +139,16 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     void this.scan([''])
   }
 
-  /** Keeps a remote version of a path not held here, when it is news (nothing is written or announced). */
-  async noteKnown (remote: FileRecord): Promise<void> {
-    const [known, local] = await Promise.all([this.store.getKnown(this.folder.id, remote.path), this.store.getRecord(this.folder.id, remote.path)])
-    if (!isKnownNews(remote, known, local)) return
+  /** Keeps remote versions of paths not held here, those that are news (nothing is written or announced). */
+  async noteKnown (records: FileRecord[]): Promise<void> {
+    const news = new Map<string, FileRecord>()
+    for (const remote of records) {
+      const [known, local] = await Promise.all([news.get(remote.path) ?? this.store.getKnown(this.folder.id, remote.path), this.store.getRecord(this.folder.id, remote.path)])
+      if (isKnownNews(remote, known, local)) news.set(remote.path, remote)
+    }
+    if (news.size === 0) return
     this.mayHaveKnown = true
-    await this.store.putKnown(this.folder.id, remote)
+    await this.store.putKnown(this.folder.id, [...news.values()])
   }
 
   /** Drops the known version of `path` once the index holds it or a later one (applied, or resolved). */

@@ -192,13 +192,14 @@ export class Puller {
   private async keepHeld (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<FileRecord[]> {
     this.runner.refreshRules()
     const held: FileRecord[] = []
+    const notHeld: FileRecord[] = []
     for (const remote of batch) {
       const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
-      if (this.runner.isHeld(remote.path, remote.kind, local)) { held.push(remote); continue }
-      await this.runner.noteKnown(remote)
-      this.forgetPending(remote)
-      settle(remote)
+      if (this.runner.isHeld(remote.path, remote.kind, local)) held.push(remote)
+      else notHeld.push(remote)
     }
+    await this.runner.noteKnown(notHeld)
+    for (const remote of notHeld) { this.forgetPending(remote); settle(remote) }
     return held
   }
 
