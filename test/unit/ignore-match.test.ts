@@ -46,7 +46,7 @@ test('local rules apply on top of shared ones: a local ! re-includes a file the 
   assert.is(m.explain('secret.txt').line, 2)
 })
 
-test('a shared ! after... the order of layers: a local rule wins over a shared negation', () => {
+test('layer order: a local rule wins over a shared negation', () => {
   const m = new IgnoreMatcher([shared('*.log\n!important.log\n'), local('important.log\n')], BUILT_IN)
   assert.ok(m.isIgnored('important.log'))
   assert.is(m.explain('important.log').layer, 'local')
