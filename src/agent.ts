@@ -8,7 +8,7 @@ import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
 import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
-import { FolderRunner, type FolderState } from './sync/folder-runner.js'
+import { FolderRunner, folderSelection, type FolderState } from './sync/folder-runner.js'
 import { ControlServer } from './control/server.js'
 import { Scanner } from './fs/scanner.js'
 import { LansyncError } from './errors.js'
@@ -22,6 +22,8 @@ import { listConflicts, resolveConflict } from './ops/conflicts.js'
 import { previewRecords } from './sync/preview.js'
 import { listPaths } from './ops/history.js'
 import { DashboardHost } from './dashboard/host.js'
+import { fetchPath, type FetchContext } from './sync/fetch.js'
+import type { Session } from './sync/session.js'
 
 export interface AgentEvents {
   log: [string]
@@ -257,6 +259,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         return this.dashboard.status(this.config.dashboard)
       case 'dashboard.status': return this.dashboard.status(this.dashboardSettings())
       case 'rescan': return await this.rescan(params)
+      case 'fetch': return await fetchPath(this.fetchContext(), params)
       case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
@@ -372,6 +375,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
         sharedWith: folder.sharedWith,
+        selection: folder.selection,
+        notHeld: runner !== undefined ? await runner.countKnown() : 0,
         problems: runner?.problemList() ?? []
       })
     }
@@ -421,6 +426,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     return { isAgentRunning: this.isRunning, folders: out }
   }
 
+  private fetchContext (): FetchContext {
+    return {
+      config: this.config,
+      store: this.store,
+      runner: id => this.runners.get(id),
+      sessions: id => (this.config.folders.find(f => f.id === id)?.sharedWith ?? [])
+        .map(deviceId => this.peers?.session(deviceId))
+        .filter((s): s is Session => s !== undefined),
+      isAgentRunning: this.isRunning
+    }
+  }
+
   private async countHeld (folderId: string): Promise<number> {
     let n = 0
     for await (const _ of this.store.heldRecords(folderId)) n += 1
@@ -438,7 +455,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         if (runner !== undefined) { await runner.scan(paths); return }
         const folder = this.config.folders.find(f => f.id === folderId)
         if (folder === undefined) return
-        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short }).scanPaths(paths)
+        const selection = folderSelection(folder)
+        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short, isSelected: (p, kind) => selection.isSelected(p, kind) }).scanPaths(paths)
       }
     }
   }

@@ -26,6 +26,11 @@ export interface FolderConfig {
    * MIN_GUARDED_FILES files). 1 turns the guard off.
    */
   maxDeleteShare: number
+  /**
+   * Selective sync: gitignore-style patterns of the paths this device holds (`lansync folder
+   * only`); empty holds everything. Local to this device, never sent.
+   */
+  selection: string[]
 }
 
 export interface DeviceConfig {
@@ -197,6 +202,8 @@ function validateConfig (raw: any, file: string): Config {
     f.retention ??= { mode: 'all' }
     f.isPaused ??= false
     f.maxDeleteShare ??= DEFAULT_MAX_DELETE_SHARE
+    f.selection ??= []
+    if (!Array.isArray(f.selection) || f.selection.some((p: unknown) => typeof p !== 'string' || p === '')) bad(`folder ${String(f.id)}: selection must be a list of patterns`)
     if (!isDeleteShare(f.maxDeleteShare)) bad(`folder ${String(f.id)}: maxDeleteShare must be a number from 0 to 1, not ${JSON.stringify(f.maxDeleteShare)}`)
   }
   for (const d of config.devices) {

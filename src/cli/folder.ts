@@ -1,7 +1,7 @@
 // `lansync folder add|list|remove|set|resume`: which directories this device syncs, and how.
 import type { Argv } from 'yargs'
 import { loadConfig, updateConfig, type FolderType } from '../config.js'
-import { addFolder, removeFolder, setFolderSettings } from '../ops/folders.js'
+import { addFolder, removeFolder, setFolderSelection, setFolderSettings } from '../ops/folders.js'
 import { invoke, notifyAgent } from './invoke.js'
 import { sharingCommands } from './device.js'
 import { print, table } from './output.js'
@@ -42,6 +42,17 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         await notifyAgent(args.home)
         print(args, folder, () => `Folder "${folder.label}": remote deletes of more than ${Math.round(folder.maxDeleteShare * 100)}% of its files at once are held until \`lansync folder resume ${folder.label}\`${folder.maxDeleteShare >= 1 ? ' (guard off)' : ''}`)
       })
+    .command('only <folder> [patterns..]', 'hold only the paths matching these patterns on this device (gitignore style, e.g. "docs/**"); nothing is deleted anywhere',
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .positional('patterns', { type: 'string', array: true, describe: 'what to hold here' })
+        .option('all', { type: 'boolean', default: false, describe: 'hold everything again' }),
+      async args => {
+        const folder = updateConfig(args.home, config => setFolderSelection(config, args.folder, { patterns: args.patterns ?? [], isAll: args.all }))
+        await notifyAgent(args.home)
+        print(args, folder, () => folder.selection.length === 0
+          ? `Folder "${folder.label}": this device holds everything again; what it did not hold is pulled now.`
+          : `Folder "${folder.label}": this device holds only ${folder.selection.join(' ')}. Files already here stay (delete one to drop the copy here only); \`lansync fetch PATH\` brings any other file.`)
+      })
     .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
       y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
@@ -59,5 +70,5 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`
           : `Folder "${result.label as string}": ${result.deleted as number} held deletes applied${result.kept > 0 ? `, ${result.kept as number} files kept (changed here since)` : ''}; every deleted version stays in history (\`lansync restore PATH\`).`)
       })
-    ).demandCommand(1, 'name a folder command: add, list, remove, set, resume, share, unshare, offers, accept'))
+    ).demandCommand(1, 'name a folder command: add, list, remove, set, only, resume, share, unshare, offers, accept'))
 }

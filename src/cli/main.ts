@@ -15,6 +15,8 @@ import { wanCommands } from './wan.js'
 import { conflictsCommands } from './conflicts.js'
 import { planCommand } from './plan.js'
 import { dashboardCommands } from './dashboard.js'
+import { whyCommand } from './why.js'
+import { fetchCommand } from './fetch.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -37,6 +39,8 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = conflictsCommands(cli)
   cli = planCommand(cli)
   cli = dashboardCommands(cli)
+  cli = whyCommand(cli)
+  cli = fetchCommand(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

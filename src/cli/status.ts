@@ -18,10 +18,17 @@ export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         : table([['FOLDER', 'STATE', 'FILES', 'SIZE', 'PATH'], ...s.folders.map((f: any) => [
           f.label, f.state + (f.reason !== undefined && f.reason !== null ? `: ${f.reason as string}` : ''), String(f.files), formatBytes(f.bytes), f.path
         ])]),
+      ...selectionLines(s.folders),
       ...peerLines(s.peers ?? []),
       ...problemLines(s.folders)
     ].join('\n'))
   })
+}
+
+/** Folders this device holds only a part of (`folder only`). */
+function selectionLines (folders: any[]): string[] {
+  return folders.filter(f => (f.selection ?? []).length > 0)
+    .map(f => `${f.label as string}: holds only ${(f.selection as string[]).join(' ')} here (${f.notHeld as number} more paths on other devices; \`lansync fetch PATH\`)`)
 }
 
 /** One line per paired device: connected or not, then per shared folder in sync or what is left. */

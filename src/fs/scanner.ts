@@ -14,6 +14,7 @@ import type { Change, Store, StoredRecord } from '../store/store.js'
 import { hashFileStable } from './hasher.js'
 import { IgnoreRules, isTempFile } from './ignore-rules.js'
 import { crashPoint } from '../fault.js'
+import { isKnownNews, vectorOverKnown } from '../core/selection.js'
 
 export const EMPTY_HASH = createHash('sha256').digest()
 
@@ -29,6 +30,13 @@ export interface ScanResult {
   modified: string[]
   deleted: string[]
   renamed: Array<{ from: string, to: string }>
+  /**
+   * Paths outside the selection whose copy was removed here: taken out of the index without a
+   * tombstone (peers keep theirs), their versions still known for `lansync fetch`.
+   */
+  forgotten: string[]
+  /** The ignore rules changed since the last scan (paths this scan did not cover may have changed state). */
+  isRulesChanged: boolean
   /** Temp files of writes cut short (a crash between writing and renaming) that this scan removed. */
   staleTempsRemoved: string[]
   problems: ScanProblem[]
@@ -60,10 +68,15 @@ export interface ScannerOptions {
   /** Commit after this many changes or this many hashed bytes, whichever comes first. */
   batchChanges?: number
   batchBytes?: number
+  /**
+   * Whether this device holds a path (selective sync; default: every path). A path outside the
+   * selection that is gone from disk is forgotten, never made a tombstone.
+   */
+  isSelected?: (path: string, kind: FileKind) => boolean
 }
 
 /** A path whose disk state differs from the index; `isGone` when it no longer exists at all. */
-interface Candidate { path: string, kind: FileKind, sizeBytes: number, mtimeMs: number, mode: number, inode: number, previous?: StoredRecord, isGone: boolean }
+interface Candidate { path: string, kind: FileKind, sizeBytes: number, mtimeMs: number, mode: number, inode: number, previous?: StoredRecord, isGone: boolean, isForgotten?: boolean }
 
 export class Scanner extends EventEmitter<ScannerEvents> {
   readonly folderId: string
@@ -75,9 +88,11 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly batchChanges: number
   private readonly batchBytes: number
   readonly ignore: IgnoreRules
+  private readonly isSelected: (path: string, kind: FileKind) => boolean
 
-  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024 }: ScannerOptions) {
+  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024, isSelected = () => true }: ScannerOptions) {
     super()
+    this.isSelected = isSelected
     this.staleTempsBeforeMs = staleTempsBeforeMs
     this.folderId = folderId
     this.root = root
@@ -100,8 +115,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
    */
   async scanPaths (paths: Iterable<string>): Promise<ScanResult> {
     await this.assertMarker()
-    this.ignore.reload()
-    const result: ScanResult = { added: [], modified: [], deleted: [], renamed: [], staleTempsRemoved: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
+    const isRulesChanged = this.ignore.reload()
+    const result: ScanResult = { isRulesChanged, added: [], modified: [], deleted: [], renamed: [], forgotten: [], staleTempsRemoved: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
     const candidates: Candidate[] = []
     const seen = new Set<string>()
     for (const path of collapse(paths)) {
@@ -196,7 +211,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       if (result.problems.some(p => record.path === p.path || record.path.startsWith(p.path + '/'))) return
       // Only a path that is really gone is a deletion (not one we merely failed to read).
       try { await lstat(join(this.root, record.path)); return } catch (err: any) { if (err.code !== 'ENOENT') return }
-      out.push({ path: record.path, kind: record.kind, sizeBytes: 0, mtimeMs: 0, mode: record.mode, inode: 0, previous: record, isGone: true })
+      const isForgotten = !this.isSelected(record.path, record.kind)
+      out.push({ path: record.path, kind: record.kind, sizeBytes: 0, mtimeMs: 0, mode: record.mode, inode: 0, previous: record, isGone: true, isForgotten })
     }
     if (path !== '') {
       const record = await this.store.getRecord(this.folderId, path)
@@ -217,7 +233,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       pending = []
       pendingBytes = 0
     }
+    const forgotten: StoredRecord[] = []
     for (const c of candidates) {
+      if (c.isForgotten === true && c.previous !== undefined) { forgotten.push(c.previous); continue }
       const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted
@@ -230,6 +248,18 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       this.emit('progress', { filesDone: result.filesHashed, filesTotal, bytesDone: result.bytesHashed, bytesTotal })
     }
     await flush()
+    await this.forget(forgotten, result)
+  }
+
+  /** Copies of paths outside the selection that were removed here: no tombstone, the version stays known. */
+  private async forget (records: StoredRecord[], result: ScanResult): Promise<void> {
+    if (records.length === 0) return
+    const known: StoredRecord[] = []
+    for (const r of records) {
+      if (isKnownNews(r, await this.store.getKnown(this.folderId, r.path), undefined)) known.push(r)
+    }
+    await this.store.forgetRecords(this.folderId, records, known)
+    result.forgotten.push(...records.map(r => r.path))
   }
 
   private tombstone (previous: StoredRecord): Change {
@@ -258,7 +288,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       kind: c.kind,
       mode: c.mode,
       isDeleted: false,
-      vector: c.previous === undefined ? await this.firstVector() : bumpVector(c.previous.vector, this.device),
+      vector: c.previous === undefined ? await this.newPathVector(c.path) : bumpVector(c.previous.vector, this.device),
       modifiedBy: this.device
     }
     try {
@@ -314,6 +344,14 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private async firstVector (): Promise<Record<string, number>> {
     const { epoch } = await this.store.folderMeta(this.folderId)
     return { [epoch]: 1 }
+  }
+
+  /** A first vector, or one concurrent with the version known of a path not held here (see vectorOverKnown). */
+  private async newPathVector (path: string): Promise<Record<string, number>> {
+    const known = await this.store.getKnown(this.folderId, path)
+    if (known === undefined) return await this.firstVector()
+    const { epoch } = await this.store.folderMeta(this.folderId)
+    return vectorOverKnown(known.vector, epoch, this.device)
   }
 
   private problem (result: ScanResult, path: string, code: string, message: string): void {

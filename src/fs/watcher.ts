@@ -7,7 +7,8 @@
 import { EventEmitter } from 'node:events'
 import { relative, sep } from 'node:path'
 import { watch, type FSWatcher } from 'chokidar'
-import { isAlwaysIgnored } from './ignore-rules.js'
+import { LOCAL_IGNORE_FILE, isAlwaysIgnored } from './ignore-rules.js'
+import { MARKER_DIR } from '../config.js'
 
 /** A path written without pause is still scanned this often: a log appended to for ever syncs too. */
 const MAX_HOLD_MS = 20_000
@@ -47,10 +48,11 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       ignoreInitial: true,
       persistent: true,
       followSymlinks: false,
-      // Our own metadata and temp files never trigger a rescan.
+      // Our own metadata and temp files never trigger a rescan; the local ignore rules do (the
+      // scan that follows re-reads them).
       ignored: (path: string) => {
         const rel = this.toRelative(path)
-        return rel !== '' && isAlwaysIgnored(rel)
+        return rel !== '' && rel !== MARKER_DIR && rel !== LOCAL_IGNORE_FILE && isAlwaysIgnored(rel)
       }
     })
     this.watcher = watcher

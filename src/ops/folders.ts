@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { DEFAULT_MAX_DELETE_SHARE, MARKER_DIR, isDeleteShare, writeFileAtomic, type Config, type FolderConfig, type FolderType } from '../config.js'
 import { LansyncError } from '../errors.js'
 import { findFolder } from './locate.js'
+import { parseSelectionPatterns } from '../core/selection.js'
 
 const FOLDER_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
 const MARKER_FILE = 'folder.json'
@@ -41,7 +42,7 @@ export function addFolder (config: Config, home: string, params: AddFolderParams
   if (config.folders.some(f => f.label === label)) throw new LansyncError('FOLDER_EXISTS', `a folder labelled "${label}" already exists; pick another --label`)
   mkdirSync(join(path, MARKER_DIR), { recursive: true })
   writeFileAtomic(join(path, MARKER_DIR, MARKER_FILE), JSON.stringify({ id, label }) + '\n')
-  const folder: FolderConfig = { id, label, path, type: params.type ?? 'sendreceive', sharedWith: [], retention: { mode: 'all' }, isPaused: false, maxDeleteShare: DEFAULT_MAX_DELETE_SHARE }
+  const folder: FolderConfig = { id, label, path, type: params.type ?? 'sendreceive', sharedWith: [], retention: { mode: 'all' }, isPaused: false, maxDeleteShare: DEFAULT_MAX_DELETE_SHARE, selection: [] }
   config.folders.push(folder)
   return folder
 }
@@ -62,6 +63,17 @@ export function setFolderSettings (config: Config, name: string, settings: Folde
     throw new LansyncError('ARG_INVALID', `--max-delete-share must be a share of the folder from 0 to 1 (e.g. 0.3 for 30%; 1 turns the guard off), not ${String(settings.maxDeleteShare)}`)
   }
   folder.maxDeleteShare = settings.maxDeleteShare
+  return folder
+}
+
+/**
+ * `lansync folder only`: this device holds only the paths matching `patterns` (gitignore style),
+ * or everything again with `isAll`. Changes `config` (the caller saves it); nothing on disk moves.
+ */
+export function setFolderSelection (config: Config, name: string, { patterns, isAll }: { patterns: readonly unknown[], isAll: boolean }): FolderConfig {
+  const folder = findFolder(config, name)
+  if (isAll && patterns.length > 0) throw new LansyncError('ARG_INVALID', 'give patterns or --all, not both')
+  folder.selection = isAll ? [] : parseSelectionPatterns(patterns)
   return folder
 }
 

@@ -8,6 +8,8 @@
 //   m␀folder                 → folder meta (epoch, highest sequence)
 //   p␀folder␀deviceShort     → what we have of a peer's manifest (epoch, sequence)
 //   h␀folder␀path            → a remote tombstone held by the mass-delete guard (msgpack StoredRecord)
+//   k␀folder␀path            → the latest version known of a path this device does not hold (not
+//                              selected, or ignored): a peer's record, or ours forgotten (msgpack StoredRecord)
 
 const SEP = '\x00'
 
@@ -40,6 +42,9 @@ export function peerPrefix (folderId: string): string { return `p${SEP}${folderI
 
 export function heldKey (folderId: string, path: string): string { return `h${SEP}${folderId}${SEP}${path}` }
 export function heldPrefix (folderId: string): string { return `h${SEP}${folderId}${SEP}` }
+
+export function knownKey (folderId: string, path: string): string { return `k${SEP}${folderId}${SEP}${path}` }
+export function knownPrefix (folderId: string): string { return `k${SEP}${folderId}${SEP}` }
 
 /**
  * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL

@@ -248,7 +248,7 @@ export class Store {
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
-    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId)]) {
+    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId)]) {
       await this.db.clear(keys.prefixRange(prefix))
     }
     await this.db.del(keys.folderMetaKey(folderId))
@@ -280,6 +280,48 @@ export class Store {
   async dropHeld (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
     await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true })
+  }
+
+  // ---- known, not held ----------------------------------------------------------------------
+
+  /** The latest version known of a path this device does not hold, if any. */
+  async getKnown (folderId: string, path: string): Promise<StoredRecord | undefined> {
+    const bytes = await this.db.get(keys.knownKey(folderId, path))
+    return bytes === undefined ? undefined : decodeStoredRecord(bytes)
+  }
+
+  /** Keeps these as the known versions of their paths (one durable batch: the peer's sequence moves on past them). */
+  async putKnown (folderId: string, records: FileRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const batch = records.map(r => ({ type: 'put' as const, key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
+    await this.db.batch(batch, { sync: true })
+  }
+
+  async dropKnown (folderId: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return
+    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.knownKey(folderId, p) })), { sync: true })
+  }
+
+  /** Known versions of paths not held here, in path order. */
+  async * knownRecords (folderId: string): AsyncGenerator<StoredRecord> {
+    for await (const value of this.db.values(keys.prefixRange(keys.knownPrefix(folderId)))) yield decodeStoredRecord(value)
+  }
+
+  /**
+   * Takes records out of the index without a tombstone (a copy of a path outside the selection
+   * was removed here: peers must not take that as a deletion), keeping `known` as the known
+   * versions of their paths (the caller leaves out one already known that is newer). Atomic and
+   * durable; nothing is announced.
+   */
+  async forgetRecords (folderId: string, records: StoredRecord[], known: FileRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const batch: Batch = []
+    for (const r of records) {
+      batch.push({ type: 'del', key: keys.indexKey(folderId, r.path) })
+      batch.push({ type: 'del', key: keys.sequenceKey(folderId, r.sequence) })
+    }
+    for (const r of known) batch.push({ type: 'put', key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })
+    await this.db.batch(batch as any, { sync: true })
   }
 
   // ---- peers -------------------------------------------------------------------------------

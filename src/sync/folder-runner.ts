@@ -9,10 +9,12 @@ import { MARKER_DIR, type FolderConfig } from '../config.js'
 import type { DeviceShort, FileRecord } from '../core/types.js'
 import { canBeMassDelete, isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
 import { LansyncError, isLansyncError } from '../errors.js'
+import { IGNORE_FILE } from '../fs/ignore-rules.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
 import type { Change, Store, StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
+import { Selection, isKnownNews } from '../core/selection.js'
 
 /**
  * 'paused': remote deletes are held by the mass-delete guard (everything else syncs);
@@ -33,6 +35,8 @@ interface FolderRunnerEvents {
   progress: [ScanProgress]
   problem: [ScanProblem]
   state: [FolderState, string | undefined]
+  /** The selection or the ignore rules changed: paths known but not held may be held now. */
+  heldChanged: []
 }
 
 export interface FolderRunnerOptions {
@@ -49,8 +53,12 @@ export interface FolderRunnerOptions {
 }
 
 export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
-  /** Replaced on a config reload (settings such as maxDeleteShare); id and path never change. */
-  folder: FolderConfig
+  private currentFolder: FolderConfig
+  private selection: Selection
+  /** Paths `lansync fetch` is bringing here: held while it runs, whatever the selection says. */
+  readonly fetching = new Set<string>()
+  /** Whether the store may hold known versions of paths not held here (skips a lookup per record when not). */
+  private mayHaveKnown = true
   readonly scanner: Scanner
   readonly store: Store
   /** What peers may fetch from this folder (see ServableBlocks). */
@@ -84,13 +92,14 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   constructor ({ folder, store, device, isWatching = true, retryMs = 10_000, markerPollMs = 2000, deviceName = short => short }: FolderRunnerOptions) {
     super()
     this.deviceName = deviceName
-    this.folder = folder
+    this.currentFolder = folder
+    this.selection = folderSelection(folder)
     this.store = store
     this.retryMs = retryMs
     this.markerPollMs = markerPollMs
     this.isWatching = isWatching
     // Temp files older than this process are left from writes a crash cut short (see Scanner).
-    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000 })
+    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000, isSelected: (path, kind) => this.selection.isSelected(path, kind) })
     this.scanner.on('progress', p => this.emit('progress', p))
     this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
     this.servable = new ServableBlocks(store, folder.id)
@@ -98,6 +107,77 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       this.servable.forget(records.map(r => r.path))
       for (const r of records) this.problems.delete(r.path)
     })
+  }
+
+  /** Replaced on a config reload (settings such as maxDeleteShare, the selection); id and path never change. */
+  get folder (): FolderConfig { return this.currentFolder }
+  set folder (folder: FolderConfig) {
+    this.currentFolder = folder
+    const patterns = folder.selection ?? []
+    if (JSON.stringify(patterns) === JSON.stringify(this.selection.patterns)) return
+    this.selection = folderSelection(folder)
+    this.emit('heldChanged')
+  }
+
+  // ---- what this device holds (ignore rules, selective sync) ------------------------------
+
+  /**
+   * Whether remote versions of `path` are applied here: not when the rules ignore it; else when
+   * the selection holds it, a copy is here (`local`, live: synced before the selection, or
+   * fetched), or `lansync fetch` is bringing it. A path not held is only known (see noteKnown).
+   */
+  isHeld (path: string, kind: FileRecord['kind'], local: FileRecord | undefined): boolean {
+    if (this.scanner.ignore.isIgnored(path, kind === 'dir')) return false
+    if (this.fetching.has(path) || this.selection.isSelected(path, kind)) return true
+    return local !== undefined && !local.isDeleted
+  }
+
+  /** Re-reads the ignore rules (a peer may just have sent `.lansyncignore`); when they changed, everything is scanned again. */
+  refreshRules (): void {
+    if (!this.scanner.ignore.reload()) return
+    this.emit('heldChanged')
+    void this.scan([''])
+  }
+
+  /** Keeps remote versions of paths not held here, those that are news (nothing is written or announced). */
+  async noteKnown (records: FileRecord[]): Promise<void> {
+    const news = new Map<string, FileRecord>()
+    for (const remote of records) {
+      const [known, local] = await Promise.all([news.get(remote.path) ?? this.store.getKnown(this.folder.id, remote.path), this.store.getRecord(this.folder.id, remote.path)])
+      if (isKnownNews(remote, known, local)) news.set(remote.path, remote)
+    }
+    if (news.size === 0) return
+    this.mayHaveKnown = true
+    await this.store.putKnown(this.folder.id, [...news.values()])
+  }
+
+  /** Drops the known version of `path` once the index holds it or a later one (applied, or resolved). */
+  async dropKnownIfCovered (path: string): Promise<void> {
+    if (!this.mayHaveKnown) return
+    const known = await this.store.getKnown(this.folder.id, path)
+    if (known === undefined) return
+    const local = await this.store.getRecord(this.folder.id, path)
+    if (local !== undefined && !isKnownNews(known, undefined, local)) await this.store.dropKnown(this.folder.id, [path])
+  }
+
+  /** Known versions of paths that are held now (after the selection widened, a rule was dropped, or for a fetch). */
+  async heldKnown (): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = []
+    let isAny = false
+    for await (const known of this.store.knownRecords(this.folder.id)) {
+      isAny = true
+      const local = await this.store.getRecord(this.folder.id, known.path)
+      if (this.isHeld(known.path, known.kind, local) && isKnownNews(known, undefined, local)) out.push(known)
+    }
+    this.mayHaveKnown = isAny
+    return out
+  }
+
+  /** How many paths this device knows of and does not hold (for status). */
+  async countKnown (): Promise<number> {
+    let n = 0
+    for await (const known of this.store.knownRecords(this.folder.id)) if (!known.isDeleted) n += 1
+    return n
   }
 
   async start (): Promise<void> {
@@ -324,6 +404,10 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.setScanState('scanning')
     try {
       const result = await this.scanner.scanPaths(paths)
+      if (result.isRulesChanged) {
+        this.emit('heldChanged')
+        if (!paths.has('')) void this.scan([''])
+      }
       this.forgetScanProblems(paths, result)
       this.lastScanMs = Date.now()
       this.setScanState('idle')
@@ -357,6 +441,11 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.lastEmitted = text
     this.emit('state', this.state, this.stateReason)
   }
+}
+
+/** What a folder's `selection` holds on this device; the shared ignore rules always. */
+export function folderSelection (folder: FolderConfig): Selection {
+  return new Selection(folder.selection ?? [], { always: [IGNORE_FILE] })
 }
 
 /** Up to three device names, then "and others". */

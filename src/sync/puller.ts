@@ -141,7 +141,7 @@ export class Puller {
   }
 
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
-    const records = applyOrder(await this.guardDeletes(batch))
+    const records = applyOrder(await this.guardDeletes(await this.keepHeld(batch, settle)))
     this.copySources = await this.renameSources(records)
     // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
     // in flight), then apply in order as each record's blocks are in.
@@ -154,6 +154,7 @@ export class Puller {
           const prefetched = await prefetches[i]
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
+          await this.runner.dropKnownIfCovered(remote.path)
           this.forgetPending(remote)
           if ((this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path) // applied: no older failure of it is left to retry
           break
@@ -181,6 +182,25 @@ export class Puller {
       }
       settle(remote)
     }
+  }
+
+  /**
+   * The records of paths this device holds (see FolderRunner.isHeld). The others (ignored, or
+   * outside the selection with no copy here) are never written: their versions are only kept as
+   * known, for `lansync fetch` and for when the selection widens, and they are not "to do".
+   */
+  private async keepHeld (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<FileRecord[]> {
+    this.runner.refreshRules()
+    const held: FileRecord[] = []
+    const notHeld: FileRecord[] = []
+    for (const remote of batch) {
+      const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
+      if (this.runner.isHeld(remote.path, remote.kind, local)) held.push(remote)
+      else notHeld.push(remote)
+    }
+    await this.runner.noteKnown(notHeld)
+    for (const remote of notHeld) { this.forgetPending(remote); settle(remote) }
+    return held
   }
 
   /**

@@ -50,6 +50,7 @@ interface FolderLink {
   isInitialReceived: boolean
   peerNeedFiles: number
   peerNeedBytes: number
+  onHeldChanged: () => void
 }
 
 interface SessionEvents {
@@ -125,6 +126,27 @@ export class Session extends EventEmitter<SessionEvents> {
     return link === undefined ? undefined : { records: link.puller.pendingRecords(), isInitialReceived: link.isInitialReceived }
   }
 
+  /**
+   * Applies known versions of paths not held here (`lansync fetch`, a widened selection) as if
+   * this peer had just sent them: their blocks come from this peer. Resolves when handled; a path
+   * this peer cannot supply is reported as a problem of the folder.
+   */
+  async pullRecords (folderId: string, records: FileRecord[]): Promise<void> {
+    const link = this.links.get(folderId)
+    if (link === undefined || this.isClosed || records.length === 0) return
+    await link.puller.enqueue(records)
+  }
+
+  /** Whether the peer shares `folderId` with this device on this connection. */
+  isSharing (folderId: string): boolean { return this.links.has(folderId) && !this.isClosed }
+
+  /** Pulls what this device knows of and holds now (after the selection widened or a rule was dropped). */
+  private async pullHeldKnown (link: FolderLink): Promise<void> {
+    if (this.isClosed) return
+    const records = await link.runner.heldKnown()
+    await this.pullRecords(link.folder.id, records)
+  }
+
   /** Sends `close` with a reason, then ends the connection. Idempotent. */
   close (code: string, reason: string): void {
     if (this.isClosed) return
@@ -138,7 +160,7 @@ export class Session extends EventEmitter<SessionEvents> {
     clearInterval(this.pingTimer)
     clearInterval(this.progressTimer)
     clearTimeout(this.idleTimer)
-    for (const link of this.links.values()) { link.sender?.close(); link.puller.close() }
+    for (const link of this.links.values()) { link.sender?.close(); link.puller.close(); link.runner.off('heldChanged', link.onHeldChanged) }
     this.fetcher.close(new LansyncError('TRANSPORT_CLOSED', `connection to ${this.deviceId.slice(0, 7)} closed: ${reason}`))
     this.conn.close(reason)
     this.emit('close', reason)
@@ -243,9 +265,12 @@ export class Session extends EventEmitter<SessionEvents> {
         savedSequence: 0,
         isInitialReceived: false,
         peerNeedFiles: 0,
-        peerNeedBytes: 0
+        peerNeedBytes: 0,
+        onHeldChanged: () => { void this.pullHeldKnown(link).catch(err => { if (!this.isClosed) this.fail(err) }) }
       }
       this.links.set(offered.id, link)
+      mine.runner.on('heldChanged', link.onHeldChanged)
+      link.onHeldChanged()
       void this.startSending(link, offered.haveEpoch, offered.haveSequence)
     }
   }
