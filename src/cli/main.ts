@@ -14,6 +14,7 @@ import { peersCommand } from './peers.js'
 import { wanCommands } from './wan.js'
 import { conflictsCommands } from './conflicts.js'
 import { planCommand } from './plan.js'
+import { limitsCommands } from './limits.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -35,6 +36,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = wanCommands(cli)
   cli = conflictsCommands(cli)
   cli = planCommand(cli)
+  cli = limitsCommands(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()
