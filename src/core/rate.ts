@@ -45,12 +45,18 @@ function unitFactor (unit: string, hasPerSecond: boolean, bad: (why: string) => 
     if (unit === 'Bps' && hasPerSecond) bad('"/s" after "ps"')
     return 1
   }
+  if (unit === 'bit' || unit === 'bits' || unit === 'bps') {
+    if (unit === 'bps' && hasPerSecond) bad('"/s" after "ps"')
+    return 1 / 8
+  }
+  if (unit === 'b') return bad('"b" is ambiguous: write B for bytes or bit for bits')
   const power = PREFIX_POWER[unit[0].toLowerCase()]
   if (power === undefined) return bad(`unknown unit "${unit}"`)
   let rest = unit.slice(1)
-  const isBinary = rest.startsWith('i')
+  const isBinary = rest.startsWith('i') || rest.startsWith('I')
   if (isBinary) rest = rest.slice(1)
   if (rest.endsWith('ps') && hasPerSecond) bad('"/s" after "ps"')
+  if (rest.toLowerCase() === 'bit' || rest.toLowerCase() === 'bits') rest = 'bit'
   switch (rest) {
     case '': return 1024 ** power // K, M, G: binary bytes
     case 'B': case 'Bps': return (isBinary ? 1024 : 1000) ** power
