@@ -1,7 +1,8 @@
 // Wiring only: builds the parts from the config and starts and stops them in order. The agent
 // runs in the foreground (`lansync start`) or "offline" inside a CLI command when none runs.
 import { EventEmitter } from 'node:events'
-import { homePaths, loadConfig, parseBootstrapNode, saveConfig, type Config } from './config.js'
+import { homePaths, loadConfig, parseBootstrapNode, saveConfig, updateConfig, type Config } from './config.js'
+import { setOverallLimits } from './ops/limits.js'
 import { PeerManager } from './sync/peers.js'
 import { LanDiscovery, isLanReachable } from './sync/lan-discovery.js'
 import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
@@ -251,7 +252,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { folders: this.config.folders.length }
       }
       case 'limits':
-        // `lansync limits set` saved the config: it now wins over the start flags.
+        // With limits in `params` (bytes/s) they are saved first; either way the saved config
+        // now wins over the start flags (`lansync limits set` saves, then calls this).
+        if (params.maxSendBps !== undefined || params.maxRecvBps !== undefined) updateConfig(this.home, c => setOverallLimits(c, params))
         this.config = loadConfig(this.home)
         this.limitsOverride = {}
         this.applyLimits()

@@ -4,7 +4,8 @@
 import type { Argv } from 'yargs'
 import { homePaths, updateConfig } from '../config.js'
 import { callAgent } from '../control/client.js'
-import { LansyncError, isLansyncError } from '../errors.js'
+import { isLansyncError } from '../errors.js'
+import { setOverallLimits } from '../ops/limits.js'
 import { formatRate, parseRate } from '../core/rate.js'
 import { invoke } from './invoke.js'
 import { print, table } from './output.js'
@@ -20,11 +21,7 @@ export function limitsCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       async args => {
         const maxSendBps = args.maxSend === undefined ? undefined : parseRate(args.maxSend, '--max-send')
         const maxRecvBps = args.maxRecv === undefined ? undefined : parseRate(args.maxRecv, '--max-recv')
-        if (maxSendBps === undefined && maxRecvBps === undefined) throw new LansyncError('ARG_INVALID', 'name a limit to set: --max-send RATE and/or --max-recv RATE (0: no limit)')
-        updateConfig(args.home, c => {
-          if (maxSendBps !== undefined) c.maxSendBps = maxSendBps
-          if (maxRecvBps !== undefined) c.maxRecvBps = maxRecvBps
-        })
+        updateConfig(args.home, c => setOverallLimits(c, { maxSendBps, maxRecvBps }))
         let limits: any
         try {
           limits = await callAgent(homePaths(args.home).socket, 'limits', {})

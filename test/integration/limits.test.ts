@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { cleanupAll, cli, runCli, waitFor } from '../helpers/cli.js'
 import { makeCluster, type Device } from '../helpers/cluster.js'
 import { updateConfig } from '../../src/config.js'
+import { callAgent } from '../../src/control/client.js'
+import type { LansyncError } from '../../src/errors.js'
 
 const MiB = 1024 * 1024
 
@@ -56,6 +58,13 @@ test('--max-recv on B and a per-device send limit on A slow a 4 MiB file; a limi
   assert.not.ok(existsSync(join(b.folder, 'three.bin')), 'three.bin arrived at 32 KiB/s')
   await cli(a.home, ['device', 'set', 'b', '--max-send', '0'])
   await waitFor(() => existsSync(join(b.folder, 'three.bin')) && readFileSync(join(b.folder, 'three.bin')).equals(data), { timeoutMs: 30_000, intervalMs: 100, what: 'three.bin to arrive once the limit is lifted' })
+  // The control method takes limits in bytes/s (for other clients than the CLI), checked alike.
+  const socket = join(b.home, 'agent.sock')
+  const refused = await callAgent(socket, 'limits', { maxSendBps: '1MiB' }).then(() => undefined, (err: unknown) => err)
+  assert.is((refused as LansyncError)?.code, 'ARG_INVALID')
+  const applied: any = await callAgent(socket, 'limits', { maxSendBps: 2 * MiB })
+  assert.is(applied.maxSendBps, 2 * MiB)
+  assert.is(JSON.parse(readFileSync(join(b.home, 'config.json'), 'utf8')).maxSendBps, 2 * MiB)
   await a.stop(); await b.stop()
 })
 
