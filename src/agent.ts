@@ -1,7 +1,8 @@
 // Wiring only: builds the parts from the config and starts and stops them in order. The agent
 // runs in the foreground (`lansync start`) or "offline" inside a CLI command when none runs.
 import { EventEmitter } from 'node:events'
-import { homePaths, loadConfig, parseBootstrapNode, saveConfig, type Config } from './config.js'
+import { homePaths, loadConfig, parseBootstrapNode, saveConfig, updateConfig, type Config } from './config.js'
+import { setOverallLimits } from './ops/limits.js'
 import { PeerManager } from './sync/peers.js'
 import { LanDiscovery, isLanReachable } from './sync/lan-discovery.js'
 import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
@@ -24,6 +25,7 @@ import { listPaths } from './ops/history.js'
 import { DashboardHost } from './dashboard/host.js'
 import { fetchPath, type FetchContext } from './sync/fetch.js'
 import type { Session } from './sync/session.js'
+import { Bandwidth, type Limits } from './sync/rate-limiter.js'
 
 export interface AgentEvents {
   log: [string]
@@ -54,6 +56,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private wanOverride: { isEnabled?: boolean, bootstrap?: string[] } = {}
   /** WAN changes run one at a time (reloads may overlap). */
   private wanChange: Promise<void> = Promise.resolve()
+  /** Bandwidth limits on block data, overall and per device (see sync/rate-limiter.ts). */
+  private readonly bandwidth = new Bandwidth()
+  /** `start --max-send/--max-recv` override the config until `lansync limits set` says otherwise. */
+  private limitsOverride: Partial<Limits> = {}
   private isRunning = false
   private isClosed = false
   private readonly startedMs = Date.now()
@@ -98,8 +104,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** Starts the control socket, every folder (first scan, then watching), then the network. */
-  async start ({ listen, isMdnsEnabled = true, isWanEnabled, wanBootstrap, dashboardPort }: { listen?: string, isMdnsEnabled?: boolean, isWanEnabled?: boolean, wanBootstrap?: string[], dashboardPort?: number } = {}): Promise<void> {
+  async start ({ listen, isMdnsEnabled = true, isWanEnabled, wanBootstrap, dashboardPort, maxSendBps, maxRecvBps }: { listen?: string, isMdnsEnabled?: boolean, isWanEnabled?: boolean, wanBootstrap?: string[], dashboardPort?: number, maxSendBps?: number, maxRecvBps?: number } = {}): Promise<void> {
     this.wanOverride = { isEnabled: isWanEnabled, bootstrap: wanBootstrap !== undefined && wanBootstrap.length > 0 ? wanBootstrap : undefined }
+    this.limitsOverride = { maxSendBps, maxRecvBps }
+    this.applyLimits()
     this.isRunning = true
     this.control = new ControlServer(homePaths(this.home).socket, async (method, params, onProgress, signal) => await this.call(method, params, onProgress, signal))
     await this.control.listen()
@@ -163,6 +171,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.dashboardOverride !== undefined ? { isEnabled: true, port: this.dashboardOverride } : this.config.dashboard
   }
 
+  /** The overall limits in force: the start flags, else the config. */
+  private limits (): Limits {
+    return {
+      maxSendBps: this.limitsOverride.maxSendBps ?? this.config.maxSendBps,
+      maxRecvBps: this.limitsOverride.maxRecvBps ?? this.config.maxRecvBps
+    }
+  }
+
+  /** Applies the limits of the config (and start flags) to every session, at once. */
+  private applyLimits (): void {
+    this.bandwidth.apply({ ...this.limits(), devices: this.config.devices.map(d => ({ id: d.id, maxSendBps: d.maxSendBps ?? 0, maxRecvBps: d.maxRecvBps ?? 0 })) })
+  }
+
   /** WAN reachability for `lansync status` and `lansync wan`. */
   wanStatus (): WanStatus {
     const { isEnabled, bootstrap } = this.wanSettings()
@@ -174,12 +195,14 @@ export class Agent extends EventEmitter<AgentEvents> {
       deviceName: this.config.deviceName,
       localDevice: this.identity.short,
       store: this.store,
+      // A paused folder is offered to no device: it neither sends nor receives anything.
       sharedFolders: deviceId => this.config.folders
-        .filter(f => f.sharedWith.includes(deviceId) && this.runners.has(f.id))
+        .filter(f => f.sharedWith.includes(deviceId) && !f.isPaused && this.runners.has(f.id))
         .map(folder => ({ folder, runner: this.runners.get(folder.id) as FolderRunner })),
       onOffer: (deviceId, folderId, label) => this.recordOffer(deviceId, folderId, label),
       deviceLabel: short => this.deviceLabel(short),
-      log: line => this.log(line)
+      log: line => this.log(line),
+      bandwidth: this.bandwidth
     }
   }
 
@@ -187,6 +210,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private recordOffer (deviceId: string, folderId: string, label: string): void {
     const from = this.config.devices.find(d => d.id === deviceId)?.name ?? deviceId
     if (this.config.offers.some(o => o.folderId === folderId && o.fromDevice === deviceId)) return
+    if (this.config.folders.some(f => f.id === folderId && f.isPaused)) return // paused here: nothing to say
     if (this.config.folders.some(f => f.id === folderId)) {
       this.log(`${from} shares folder "${label}" (${folderId}); share it back with \`lansync folder share ${folderId} ${deviceId}\``)
       return
@@ -237,13 +261,25 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'plan': return await this.plan(params)
       case 'status': return await this.status()
       case 'peers': return this.lan?.list() ?? { isDiscoveryEnabled: false, reason: this.isRunning ? 'mDNS discovery is off' : 'the agent is not running', peers: [] }
-      case 'reload':
+      case 'reload': {
+        const before = this.config
         this.config = loadConfig(this.home)
+        this.logPauses(before)
+        this.applyLimits()
         await this.syncFolders()
         this.peers?.update(this.config)
         this.lan?.update()
         await this.applyWan()
         return { folders: this.config.folders.length }
+      }
+      case 'limits':
+        // With limits in `params` (bytes/s) they are saved first; either way the saved config
+        // now wins over the start flags (`lansync limits set` saves, then calls this).
+        if (params.maxSendBps !== undefined || params.maxRecvBps !== undefined) updateConfig(this.home, c => setOverallLimits(c, params))
+        this.config = loadConfig(this.home)
+        this.limitsOverride = {}
+        this.applyLimits()
+        return this.limitsStatus()
       case 'wan':
         // `lansync wan on|off` saved the config: it now wins over the start flags.
         this.config = loadConfig(this.home)
@@ -270,7 +306,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Starts runners for new folders and stops those for removed ones (after a config change). */
   private async syncFolders (): Promise<void> {
     if (!this.isRunning) return
-    const wanted = new Map(this.config.folders.filter(f => !f.isPaused).map(f => [f.id, f]))
+    // Paused folders run too: they sync with no device, but local changes are still recorded in
+    // history (lansync is a backup as well); sessionContext leaves them out.
+    const wanted = new Map(this.config.folders.map(f => [f.id, f]))
     for (const [id, runner] of this.runners) {
       const folder = wanted.get(id)
       if (folder === undefined || folder.path !== runner.folder.path) {
@@ -304,6 +342,31 @@ export class Agent extends EventEmitter<AgentEvents> {
       })
       this.runners.set(folder.id, runner)
       void runner.start().catch(err => this.log(`${folder.label}: ${(err as Error).message}`))
+    }
+  }
+
+  /** Says in the log which folders and devices a person paused or resumed. */
+  private logPauses (before: Config): void {
+    for (const f of this.config.folders) {
+      const was = before.folders.find(b => b.id === f.id)
+      if (was === undefined || was.isPaused === f.isPaused) continue
+      this.log(f.isPaused
+        ? `${f.label}: paused by a person: synced with no device until \`lansync folder resume ${f.label}\` (local changes are still recorded)`
+        : `${f.label}: resumed: syncing with its devices again`)
+    }
+    for (const d of this.config.devices) {
+      const was = before.devices.find(b => b.id === d.id)
+      if (was === undefined || (was.isPaused === true) === (d.isPaused === true)) continue
+      this.log(d.isPaused ? `${d.name}: paused by a person: no connection until \`lansync device resume ${d.name}\`` : `${d.name}: resumed`)
+    }
+  }
+
+  /** The overall limits and where they come from, for `lansync limits` and `status`. */
+  private limitsStatus (): Limits & { isFromStartFlags: boolean, devices: Array<{ deviceId: string, name: string } & Limits> } {
+    return {
+      ...this.limits(),
+      isFromStartFlags: this.limitsOverride.maxSendBps !== undefined || this.limitsOverride.maxRecvBps !== undefined,
+      devices: this.config.devices.map(d => ({ deviceId: d.id, name: d.name, maxSendBps: d.maxSendBps ?? 0, maxRecvBps: d.maxRecvBps ?? 0 }))
     }
   }
 
@@ -369,7 +432,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         path: folder.path,
         type: folder.type,
         state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'),
-        reason: runner?.stateReason,
+        reason: folder.isPaused ? pausedReason(folder.label) : runner?.stateReason,
+        isPaused: folder.isPaused,
         pendingDeletes: runner?.heldCount ?? await this.countHeld(folder.id),
         files, dirs, bytes, deleted,
         sequence: meta.sequence,
@@ -387,8 +451,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       uptimeMs: this.isRunning ? Date.now() - this.startedMs : 0,
       listen: this.peers?.listenAddress,
       wan: this.wanStatus(),
+      limits: this.limitsStatus(),
       folders,
-      peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, folders: [] }))
+      peers: this.peers?.status() ?? this.config.devices.map(d => ({ deviceId: d.id, name: d.name, isConnected: false, isPaused: d.isPaused === true, maxSendBps: d.maxSendBps ?? 0, maxRecvBps: d.maxRecvBps ?? 0, folders: [] }))
     }
   }
 
@@ -421,7 +486,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         peers.push({ ...base, isInitialReceived: pending.isInitialReceived, ...preview })
       }
       const runner = this.runners.get(folder.id)
-      out.push({ folder: folder.id, label: folder.label, state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'), reason: runner?.stateReason, heldDeletes: held, peers })
+      out.push({ folder: folder.id, label: folder.label, state: folder.isPaused ? 'paused' : runner?.state ?? (this.isRunning ? 'starting' : 'not running'), reason: folder.isPaused ? pausedReason(folder.label) : runner?.stateReason, heldDeletes: held, peers })
     }
     return { isAgentRunning: this.isRunning, folders: out }
   }
@@ -484,4 +549,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   log (message: string): void {
     this.emit('log', message)
   }
+}
+
+/** Why a folder a person paused does not sync, and how to undo it. */
+function pausedReason (label: string): string {
+  return `paused by a person: synced with no device (local changes are still recorded); \`lansync folder resume ${label}\` to sync again`
 }

@@ -8,6 +8,7 @@ import { isIPv4 } from 'node:net'
 import envPaths from 'env-paths'
 import { LansyncError } from './errors.js'
 import type { RetentionPolicy } from './core/retention.js'
+import { isRateLimit } from './core/rate.js'
 
 export type FolderType = 'sendreceive' | 'sendonly' | 'receiveonly'
 
@@ -19,6 +20,7 @@ export interface FolderConfig {
   /** Device IDs this folder is shared with. */
   sharedWith: string[]
   retention: RetentionPolicy
+  /** Paused by a person (`lansync folder pause`): synced with no device; local versions are still recorded. */
   isPaused: boolean
   /**
    * The mass-delete guard: remote deletes of more than this share (0..1) of the folder's files at
@@ -39,6 +41,11 @@ export interface DeviceConfig {
   name: string
   /** Static addresses `host:port` to dial, tried along with discovered ones. */
   addresses: string[]
+  /** Paused by a person (`lansync device pause`): not dialed, not accepted, its session closed. */
+  isPaused?: boolean
+  /** Block data sent to / received from this device, bytes per second; 0 or absent: no limit of its own. */
+  maxSendBps?: number
+  maxRecvBps?: number
 }
 
 /** The local web dashboard (`lansync dashboard on|off`): served on 127.0.0.1 only, token-protected. */
@@ -66,6 +73,9 @@ export interface Config {
   isWanEnabled: boolean
   /** DHT bootstrap nodes `host:port`; empty: hyperswarm's public bootstrap nodes. */
   wanBootstrap: string[]
+  /** Block data sent to / received from all devices together, bytes per second; 0: no limit. */
+  maxSendBps: number
+  maxRecvBps: number
   folders: FolderConfig[]
   devices: DeviceConfig[]
   offers: FolderOffer[]
@@ -102,6 +112,8 @@ export function defaultConfig (): Config {
     isMdnsEnabled: true,
     isWanEnabled: false,
     wanBootstrap: [],
+    maxSendBps: 0,
+    maxRecvBps: 0,
     folders: [],
     devices: [],
     offers: [],
@@ -185,6 +197,8 @@ function validateConfig (raw: any, file: string): Config {
     isMdnsEnabled: typeof raw.isMdnsEnabled === 'boolean' ? raw.isMdnsEnabled : base.isMdnsEnabled,
     isWanEnabled: raw.isWanEnabled === undefined ? base.isWanEnabled : typeof raw.isWanEnabled === 'boolean' ? raw.isWanEnabled : bad('isWanEnabled must be true or false'),
     wanBootstrap: raw.wanBootstrap === undefined ? base.wanBootstrap : Array.isArray(raw.wanBootstrap) ? raw.wanBootstrap : bad('wanBootstrap must be a list of "host:port"'),
+    maxSendBps: raw.maxSendBps === undefined ? 0 : isRateLimit(raw.maxSendBps) ? raw.maxSendBps : bad(`maxSendBps must be 0 (no limit) or bytes per second, not ${JSON.stringify(raw.maxSendBps)}`),
+    maxRecvBps: raw.maxRecvBps === undefined ? 0 : isRateLimit(raw.maxRecvBps) ? raw.maxRecvBps : bad(`maxRecvBps must be 0 (no limit) or bytes per second, not ${JSON.stringify(raw.maxRecvBps)}`),
     folders: Array.isArray(raw.folders) ? raw.folders : bad('folders must be a list'),
     devices: Array.isArray(raw.devices) ? raw.devices : bad('devices must be a list'),
     offers: Array.isArray(raw.offers) ? raw.offers : [],
@@ -201,6 +215,7 @@ function validateConfig (raw: any, file: string): Config {
     f.sharedWith ??= []
     f.retention ??= { mode: 'all' }
     f.isPaused ??= false
+    if (typeof f.isPaused !== 'boolean') bad(`folder ${String(f.id)}: isPaused must be true or false`)
     f.maxDeleteShare ??= DEFAULT_MAX_DELETE_SHARE
     f.selection ??= []
     if (!Array.isArray(f.selection) || f.selection.some((p: unknown) => typeof p !== 'string' || p === '')) bad(`folder ${String(f.id)}: selection must be a list of patterns`)
@@ -210,6 +225,13 @@ function validateConfig (raw: any, file: string): Config {
     if (typeof d.id !== 'string') bad('each device needs an id')
     d.name ??= d.id.slice(0, 7)
     d.addresses ??= []
+    d.isPaused ??= false
+    d.maxSendBps ??= 0
+    d.maxRecvBps ??= 0
+    if (typeof d.isPaused !== 'boolean') bad(`device ${d.id}: isPaused must be true or false`)
+    for (const key of ['maxSendBps', 'maxRecvBps'] as const) {
+      if (!isRateLimit(d[key])) bad(`device ${d.id}: ${key} must be 0 (no limit) or bytes per second, not ${JSON.stringify(d[key])}`)
+    }
   }
   return config
 }

@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { loadConfig, updateConfig, type FolderConfig } from '../config.js'
 import { loadIdentity } from '../identity.js'
-import { addDevice, removeDevice, shareFolder, unshareFolder } from '../ops/devices.js'
+import { addDevice, removeDevice, setDeviceLimits, setDevicePaused, shareFolder, unshareFolder } from '../ops/devices.js'
+import { formatRate, parseRate } from '../core/rate.js'
+import { RATE_HELP } from './limits.js'
 import { addFolder } from '../ops/folders.js'
 import { LansyncError } from '../errors.js'
 import { invoke, notifyAgent } from './invoke.js'
@@ -33,8 +35,33 @@ export function deviceCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       })
       print(args, rows, () => rows.length === 0
         ? 'No paired devices: pair one with `lansync pair`, or add one with `lansync device add DEVICE-ID --addr HOST:PORT`.'
-        : table([['NAME', 'DEVICE ID', 'ADDRESSES', 'CONNECTED'], ...rows.map(d => [d.name, d.id, d.addresses.join(',') || '-', d.isConnected ? `yes (${String(d.address)})` : 'no'])]))
+        : table([['NAME', 'DEVICE ID', 'ADDRESSES', 'CONNECTED'], ...rows.map(d => [d.name, d.id, d.addresses.join(',') || '-', d.isPaused === true ? 'paused' : d.isConnected ? `yes (${String(d.address)})` : 'no'])]))
     })
+    .command('set <device>', "change a device's settings: its own bandwidth limits (the overall ones apply too)",
+      y => y.positional('device', { type: 'string', demandOption: true, describe: 'device ID or name' })
+        .option('max-send', { type: 'string', describe: `limit on file data sent to this device, ${RATE_HELP}` })
+        .option('max-recv', { type: 'string', describe: `limit on file data received from this device, ${RATE_HELP}` }),
+      async args => {
+        const maxSendBps = args.maxSend === undefined ? undefined : parseRate(args.maxSend, '--max-send')
+        const maxRecvBps = args.maxRecv === undefined ? undefined : parseRate(args.maxRecv, '--max-recv')
+        const device = updateConfig(args.home, c => setDeviceLimits(c, args.device, { maxSendBps, maxRecvBps }))
+        await notifyAgent(args.home)
+        print(args, device, () => `Device "${device.name}": send ${formatRate(device.maxSendBps ?? 0)}, receive ${formatRate(device.maxRecvBps ?? 0)} (the overall limits, \`lansync limits\`, apply too)`)
+      })
+    .command('pause <device>', 'stop syncing with a device: its connection closes, it is not dialed and not accepted (kept in the config)',
+      y => y.positional('device', { type: 'string', demandOption: true, describe: 'device ID or name' }),
+      async args => {
+        const { device, isChanged } = updateConfig(args.home, c => setDevicePaused(c, args.device, true))
+        await notifyAgent(args.home)
+        print(args, device, () => `${isChanged ? 'Paused' : 'Already paused:'} "${device.name}": no connection until \`lansync device resume ${device.name}\``)
+      })
+    .command('resume <device>', 'sync with a paused device again',
+      y => y.positional('device', { type: 'string', demandOption: true, describe: 'device ID or name' }),
+      async args => {
+        const { device, isChanged } = updateConfig(args.home, c => setDevicePaused(c, args.device, false))
+        await notifyAgent(args.home)
+        print(args, device, () => isChanged ? `Resumed "${device.name}": connecting again` : `"${device.name}" is not paused`)
+      })
     .command('remove <device>', 'unpair a device (its connection closes at once)',
       y => y.positional('device', { type: 'string', demandOption: true, describe: 'device ID or name' }),
       async args => {
@@ -42,7 +69,7 @@ export function deviceCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         await notifyAgent(args.home)
         print(args, device, () => `Removed "${device.name}" (${device.id})`)
       })
-    .demandCommand(1, 'name a device command: add, list, remove'))
+    .demandCommand(1, 'name a device command: add, list, remove, set, pause, resume'))
 }
 
 export function sharingCommands (y: Argv<GlobalArgs>): Argv<GlobalArgs> {

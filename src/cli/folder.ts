@@ -1,7 +1,8 @@
 // `lansync folder add|list|remove|set|resume`: which directories this device syncs, and how.
 import type { Argv } from 'yargs'
 import { loadConfig, updateConfig, type FolderType } from '../config.js'
-import { addFolder, removeFolder, setFolderSelection, setFolderSettings } from '../ops/folders.js'
+import { addFolder, removeFolder, setFolderPaused, setFolderSelection, setFolderSettings } from '../ops/folders.js'
+import { findFolder } from '../ops/locate.js'
 import { invoke, notifyAgent } from './invoke.js'
 import { sharingCommands } from './device.js'
 import { print, table } from './output.js'
@@ -53,10 +54,27 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           ? `Folder "${folder.label}": this device holds everything again; what it did not hold is pulled now.`
           : `Folder "${folder.label}": this device holds only ${folder.selection.join(' ')}. Files already here stay (delete one to drop the copy here only); \`lansync fetch PATH\` brings any other file.`)
       })
-    .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
+    .command('pause <folder>', 'stop syncing a folder with every device (local changes are still recorded in history)',
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' }),
+      async args => {
+        const { folder, isChanged } = updateConfig(args.home, config => setFolderPaused(config, args.folder, true))
+        await notifyAgent(args.home)
+        print(args, folder, () => `${isChanged ? 'Paused' : 'Already paused:'} folder "${folder.label}": synced with no device until \`lansync folder resume ${folder.label}\`; local changes are still recorded in history.`)
+      })
+    .command('resume <folder>', 'sync a paused folder again; on a folder that is not paused, apply the remote deletes the mass-delete guard held (they stay in history)',
       y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
       async args => {
+        // A paused folder is only unpaused: held deletes are applied by a resume of its own, so
+        // that undoing a pause never deletes anything a person did not look at.
+        if (!args.dryRun && findFolder(loadConfig(args.home), args.folder).isPaused) {
+          const { folder } = updateConfig(args.home, config => setFolderPaused(config, args.folder, false))
+          await notifyAgent(args.home)
+          const { held } = await invoke(args.home, 'folder.resume', { folder: folder.id, isDryRun: true })
+          const result = { folder: folder.id, label: folder.label, wasPaused: true, held: held.length as number, deleted: 0, kept: 0 }
+          print(args, result, () => `Resumed folder "${folder.label}": syncing with its devices again.` + (result.held === 0 ? '' : ` It still holds ${result.held} remote deletes: list them with \`lansync folder resume ${folder.label} --dry-run\`, and run \`lansync folder resume ${folder.label}\` again to apply them.`))
+          return
+        }
         if (args.dryRun) {
           const list = await invoke(args.home, 'folder.resume', { folder: args.folder, isDryRun: true })
           print(args, list, () => list.held.length === 0
@@ -65,10 +83,10 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
                 ...list.held.map((h: any) => `  ${h.path as string}${h.kind === 'dir' ? '/' : ''} (deleted by ${h.deletedBy as string})`)].join('\n'))
           return
         }
-        const result = await invoke(args.home, 'folder.resume', { folder: args.folder })
+        const result = { ...await invoke(args.home, 'folder.resume', { folder: args.folder }), wasPaused: false }
         print(args, result, () => result.held === 0
           ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`
           : `Folder "${result.label as string}": ${result.deleted as number} held deletes applied${result.kept > 0 ? `, ${result.kept as number} files kept (changed here since)` : ''}; every deleted version stays in history (\`lansync restore PATH\`).`)
       })
-    ).demandCommand(1, 'name a folder command: add, list, remove, set, only, resume, share, unshare, offers, accept'))
+    ).demandCommand(1, 'name a folder command: add, list, remove, set, only, pause, resume, share, unshare, offers, accept'))
 }

@@ -17,6 +17,7 @@ import { planCommand } from './plan.js'
 import { dashboardCommands } from './dashboard.js'
 import { whyCommand } from './why.js'
 import { fetchCommand } from './fetch.js'
+import { limitsCommands } from './limits.js'
 
 export interface GlobalArgs { home: string, json: boolean }
 
@@ -41,6 +42,7 @@ export function buildCli (argv: string[]): Argv<GlobalArgs> {
   cli = dashboardCommands(cli)
   cli = whyCommand(cli)
   cli = fetchCommand(cli)
+  cli = limitsCommands(cli)
   return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -2,6 +2,8 @@
 import type { Argv } from 'yargs'
 import { Agent } from '../agent.js'
 import { parseBootstrapNode } from '../config.js'
+import { parseRate } from '../core/rate.js'
+import { RATE_HELP } from './limits.js'
 import { LiveBars } from './live-bars.js'
 import { parsePort } from './dashboard.js'
 import type { GlobalArgs } from './main.js'
@@ -16,11 +18,15 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         type: 'string',
         array: true,
         describe: 'DHT bootstrap node HOST:PORT (repeatable; default from config, else the public ones)'
-      }),
+      })
+      .option('max-send', { type: 'string', describe: `limit on file data sent to all devices together, for this run (default from config: \`lansync limits set\`); ${RATE_HELP}` })
+      .option('max-recv', { type: 'string', describe: `limit on file data received from all devices together, for this run; ${RATE_HELP}` }),
     async args => {
     // Checked first, so a typo fails before anything starts.
     for (const node of args.bootstrap ?? []) parseBootstrapNode(node)
     const dashboardArg = args.dashboard === undefined || args.dashboard === '' ? undefined : parsePort(args.dashboard, '--dashboard')
+    const maxSendBps = args.maxSend === undefined ? undefined : parseRate(args.maxSend, '--max-send')
+    const maxRecvBps = args.maxRecv === undefined ? undefined : parseRate(args.maxRecv, '--max-recv')
     const agent = await Agent.open(args.home)
     const dashboardPort = args.dashboard === undefined ? undefined : dashboardArg ?? agent.config.dashboard.port
     const bars = new LiveBars(args)
@@ -53,7 +59,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       process.once('SIGTERM', stop)
     })
     try {
-      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns, isWanEnabled: args.wan, wanBootstrap: args.bootstrap, dashboardPort })
+      await agent.start({ listen: args.listen, isMdnsEnabled: args.mdns, isWanEnabled: args.wan, wanBootstrap: args.bootstrap, dashboardPort, maxSendBps, maxRecvBps })
     } catch (err) {
       await agent.close()
       throw err

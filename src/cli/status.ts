@@ -3,6 +3,8 @@ import type { Argv } from 'yargs'
 import { formatBytes, print, table } from './output.js'
 import { invoke } from './invoke.js'
 import { formatWan } from './wan.js'
+import { formatLimits } from './limits.js'
+import { formatRate } from '../core/rate.js'
 import type { GlobalArgs } from './main.js'
 
 export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -12,6 +14,7 @@ export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
       `Device ${s.deviceName}: ${s.deviceId}`,
       `Agent: ${s.isAgentRunning ? `running for ${Math.round(s.uptimeMs / 1000)} s` : 'not running (`lansync start`)'}`,
       formatWan(s.wan, s.isAgentRunning === true),
+      ...(s.limits !== undefined ? [formatLimits({ ...s.limits, devices: [] })] : []),
       '',
       s.folders.length === 0
         ? 'No folders.'
@@ -41,8 +44,10 @@ function peerLines (peers: any[]): string[] {
           const left = f.needFiles > 0 ? `receiving ${f.needFiles as number} files, ${formatBytes(f.needBytes)}` : f.peerNeedFiles > 0 ? `sending ${f.peerNeedFiles as number} files, ${formatBytes(f.peerNeedBytes)}` : f.isInitialReceived === false ? 'comparing' : 'in sync'
           return `${f.label as string}: ${left}`
         }).join('; ') || 'no shared folders'
-    const rates = p.isConnected ? `↓${formatBytes(Math.round(p.recvRateBps ?? 0))}/s ↑${formatBytes(Math.round(p.sendRateBps ?? 0))}/s` : ''
-    return [p.name ?? '', p.isConnected ? `connected ${p.address as string} (${(p.via ?? 'lan') as string})` : 'not connected', sync, rates]
+    const limits = (p.maxRecvBps ?? 0) > 0 || (p.maxSendBps ?? 0) > 0 ? ` (limits ↓${formatRate(p.maxRecvBps ?? 0)} ↑${formatRate(p.maxSendBps ?? 0)})` : ''
+    const rates = (p.isConnected ? `↓${formatBytes(Math.round(p.recvRateBps ?? 0))}/s ↑${formatBytes(Math.round(p.sendRateBps ?? 0))}/s` : '') + limits
+    const connection = p.isPaused === true ? 'paused (`lansync device resume`)' : p.isConnected ? `connected ${p.address as string} (${(p.via ?? 'lan') as string})` : 'not connected'
+    return [p.name ?? '', connection, sync, rates]
   })
   return ['', table([['DEVICE', 'CONNECTION', 'FOLDERS', 'RATE'], ...rows])]
 }

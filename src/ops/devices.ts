@@ -32,7 +32,7 @@ export function addDevice (config: Config, selfId: string, params: { id: string,
     if (params.name !== undefined) existing.name = params.name
     return existing
   }
-  const device: DeviceConfig = { id, name: params.name ?? id.slice(0, 7), addresses: params.addresses ?? [] }
+  const device: DeviceConfig = { id, name: params.name ?? id.slice(0, 7), addresses: params.addresses ?? [], isPaused: false, maxSendBps: 0, maxRecvBps: 0 }
   config.devices.push(device)
   return device
 }
@@ -58,4 +58,23 @@ export function unshareFolder (config: Config, folderName: string, deviceText: s
   const device = findDevice(config, deviceText)
   folder.sharedWith = folder.sharedWith.filter(id => id !== device.id)
   return { folder, device }
+}
+
+/** Pauses or resumes syncing with a device (the caller saves the config); returns it and whether that changed anything. */
+export function setDevicePaused (config: Config, text: string, isPaused: boolean): { device: DeviceConfig, isChanged: boolean } {
+  const device = findDevice(config, text)
+  const isChanged = (device.isPaused === true) !== isPaused
+  device.isPaused = isPaused
+  return { device, isChanged }
+}
+
+/** Sets a device's own bandwidth limits, bytes per second (0: none); undefined leaves one as it is. */
+export function setDeviceLimits (config: Config, text: string, limits: { maxSendBps?: number, maxRecvBps?: number }): DeviceConfig {
+  const device = findDevice(config, text)
+  if (limits.maxSendBps === undefined && limits.maxRecvBps === undefined) {
+    throw new LansyncError('ARG_INVALID', 'name a setting to change, e.g. --max-send 2MiB/s or --max-recv 500KiB/s (0: no limit)')
+  }
+  if (limits.maxSendBps !== undefined) device.maxSendBps = limits.maxSendBps
+  if (limits.maxRecvBps !== undefined) device.maxRecvBps = limits.maxRecvBps
+  return device
 }

@@ -77,6 +77,14 @@ export function setFolderSelection (config: Config, name: string, { patterns, is
   return folder
 }
 
+/** Pauses or resumes syncing a folder with every device (the caller saves the config). */
+export function setFolderPaused (config: Config, name: string, isPaused: boolean): { folder: FolderConfig, isChanged: boolean } {
+  const folder = findFolder(config, name)
+  const isChanged = folder.isPaused !== isPaused
+  folder.isPaused = isPaused
+  return { folder, isChanged }
+}
+
 function readMarkerId (path: string): string | undefined {
   const file = join(path, MARKER_DIR, MARKER_FILE)
   if (!existsSync(file)) return undefined

@@ -12,11 +12,17 @@ export interface BlockFetcherOptions {
   send: (message: { type: 'request', id: number } & BlockRequest) => void
   /** Bytes that may be requested and not yet answered. */
   windowBytes?: number
+  /**
+   * Waits until a block of this size may be requested under the receive limits (the peer sends
+   * only what was asked, so pacing requests paces what arrives); rejects if the connection went.
+   */
+  throttle?: (sizeBytes: number) => Promise<void>
 }
 
 export class BlockFetcher {
   private readonly send: BlockFetcherOptions['send']
   private readonly windowBytes: number
+  private readonly throttle: BlockFetcherOptions['throttle']
   private readonly pending = new Map<number, Pending>()
   /** Fetches waiting for room in the window, first come first served. */
   private readonly waiting: Array<{ sizeBytes: number, admit: () => void }> = []
@@ -26,8 +32,9 @@ export class BlockFetcher {
   /** Block payload bytes received and verified. */
   bytesReceived = 0
 
-  constructor ({ send, windowBytes = 16 * 1024 * 1024 }: BlockFetcherOptions) {
+  constructor ({ send, windowBytes = 16 * 1024 * 1024, throttle }: BlockFetcherOptions) {
     this.send = send
+    this.throttle = throttle
     this.windowBytes = windowBytes
   }
 
@@ -41,6 +48,16 @@ export class BlockFetcher {
       if (this.closedWith !== undefined) throw this.closedWith
     } else {
       this.inFlightBytes += request.sizeBytes
+    }
+    if (this.throttle !== undefined) {
+      try {
+        await this.throttle(request.sizeBytes)
+      } catch (err) {
+        if (this.closedWith !== undefined) throw this.closedWith
+        this.release(request.sizeBytes)
+        throw err
+      }
+      if (this.closedWith !== undefined) throw this.closedWith
     }
     const id = this.nextId
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1

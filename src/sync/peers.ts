@@ -15,6 +15,11 @@ export interface PeerStatus {
   deviceId: string
   name: string
   isConnected: boolean
+  /** Paused here (`lansync device pause`): no session until `lansync device resume`. */
+  isPaused: boolean
+  /** This device's own limits for it, bytes per second (0: none; the overall limits apply too). */
+  maxSendBps: number
+  maxRecvBps: number
   address?: string
   /** How the session's connection came: TCP dialed or accepted here ('lan'), or the DHT swarm ('wan'). */
   via?: ConnectionVia
@@ -90,6 +95,8 @@ export class PeerManager extends EventEmitter<PeersEvents> {
   private readonly totals = new Map<string, { bytesSent: number, bytesReceived: number, blockBytesSent: number, blockBytesReceived: number }>()
   private readonly rates = new Map<string, { atMs: number, sent: number, received: number, sendRateBps: number, recvRateBps: number }>()
   private rateTimer: NodeJS.Timeout | undefined
+  /** Paused devices whose refused connection was logged (once per pause). */
+  private readonly refusalsLogged = new Set<string>()
   private isClosed = false
   listenAddress: { host: string, port: number } | undefined
 
@@ -100,10 +107,17 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     this.ctx = ctx
     this.transport = new Transport({
       keyPair: { publicKey: identity.publicKey, secretKey: identity.secretKey },
-      isAllowed: key => this.isPaired(encodeDeviceId(key))
+      // A paused device is refused like an unpaired one: before a single protocol message.
+      isAllowed: key => { const id = encodeDeviceId(key); return this.isPaired(id) && !this.isPaused(id) }
     })
     this.transport.on('connection', conn => this.adopt(conn))
-    this.transport.on('rejected', info => this.emit('log', `refused a connection from ${info.remoteAddress}: ${info.reason}`))
+    this.transport.on('rejected', info => {
+      const id = info.remotePublicKey === undefined ? undefined : encodeDeviceId(info.remotePublicKey)
+      if (id === undefined || !this.isPaused(id)) { this.emit('log', `refused a connection from ${info.remoteAddress}: ${info.reason}`); return }
+      if (this.refusalsLogged.has(id)) return
+      this.refusalsLogged.add(id)
+      this.emit('log', `refused a connection from ${this.nameOf(id)} at ${info.remoteAddress}: paused here (\`lansync device resume ${this.nameOf(id)}\`)`)
+    })
   }
 
   async listen (address: string): Promise<{ host: string, port: number }> {
@@ -124,8 +138,10 @@ export class PeerManager extends EventEmitter<PeersEvents> {
       const sharedBefore = before.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '')).sort().join()
       const sharedNow = config.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '')).sort().join()
       if (!this.isPaired(deviceId)) session.close('PEER_UNKNOWN', 'this device was unpaired')
+      else if (this.isPaused(deviceId)) session.close('PEER_PAUSED', `${this.ctx.deviceName} paused syncing with this device`)
       else if (sharedBefore !== sharedNow) session.close('PEER_FOLDERS_CHANGED', 'shared folders changed; reconnecting')
     }
+    for (const id of this.refusalsLogged) if (!this.isPaused(id)) this.refusalsLogged.delete(id)
     this.reconcile()
   }
 
@@ -141,7 +157,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
    * a hint, and the session proves itself.
    */
   noteSighting (deviceId: string): void {
-    if (this.isClosed || !this.isPaired(deviceId) || this.hasLanSession(deviceId)) return
+    if (this.isClosed || !this.isPaired(deviceId) || this.isPaused(deviceId) || this.hasLanSession(deviceId)) return
     const dialer = this.dialerOf(deviceId)
     dialer.backoffMs = MIN_BACKOFF_MS
     if (dialer.isDialing) { dialer.isRetryWanted = true; return }
@@ -173,6 +189,9 @@ export class PeerManager extends EventEmitter<PeersEvents> {
         deviceId: device.id,
         name: device.name,
         isConnected: session !== undefined,
+        isPaused: device.isPaused === true,
+        maxSendBps: device.maxSendBps ?? 0,
+        maxRecvBps: device.maxRecvBps ?? 0,
         address: session?.conn.remoteAddress,
         via: session?.conn.via,
         connectedMs: session?.connectedMs,
@@ -189,6 +208,11 @@ export class PeerManager extends EventEmitter<PeersEvents> {
 
   isPaired (deviceId: string): boolean {
     return this.config.devices.some(d => d.id === deviceId)
+  }
+
+  /** Paused by a person: neither dialed nor accepted. */
+  isPaused (deviceId: string): boolean {
+    return this.config.devices.some(d => d.id === deviceId && d.isPaused === true)
   }
 
   /**
@@ -213,10 +237,10 @@ export class PeerManager extends EventEmitter<PeersEvents> {
   private reconcile (): void {
     if (this.isClosed) return
     for (const [deviceId, dialer] of this.dialers) {
-      if (!this.isPaired(deviceId)) { clearTimeout(dialer.timer); this.dialers.delete(deviceId) }
+      if (!this.isPaired(deviceId) || this.isPaused(deviceId)) { clearTimeout(dialer.timer); this.dialers.delete(deviceId) }
     }
     for (const device of this.config.devices) {
-      if (this.hasLanSession(device.id) || this.candidates(device.id).length === 0) continue
+      if (device.isPaused === true || this.hasLanSession(device.id) || this.candidates(device.id).length === 0) continue
       const dialer = this.dialerOf(device.id)
       if (!dialer.isDialing && dialer.timer === undefined) void this.dial(device.id)
     }
@@ -239,7 +263,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
 
   private async dial (deviceId: string): Promise<void> {
     const dialer = this.dialers.get(deviceId)
-    if (dialer === undefined || !this.isPaired(deviceId) || this.isClosed) return
+    if (dialer === undefined || !this.isPaired(deviceId) || this.isPaused(deviceId) || this.isClosed) return
     clearTimeout(dialer.timer)
     dialer.timer = undefined
     if (this.hasLanSession(deviceId)) return
@@ -254,6 +278,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
         const { host, port } = parseHostPort(address)
         const conn = await this.transport.dial(host, port, key)
         dialer.isDialing = false
+        if (this.isPaused(deviceId)) { conn.close('paused'); return } // paused while dialing
         dialer.backoffMs = MIN_BACKOFF_MS
         dialer.loggedFailures.clear()
         this.adopt(conn)
@@ -302,6 +327,7 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     if (this.isClosed) { conn.close('shutting down'); return }
     const deviceId = encodeDeviceId(conn.remotePublicKey)
     if (!this.isPaired(deviceId)) { conn.close('this device is not paired'); return }
+    if (this.isPaused(deviceId)) { conn.close('this device is paused'); return } // a WAN connection
     const existing = this.sessions.get(deviceId)
     if (existing !== undefined && existing.conn.via !== conn.via) {
       // One device reachable over the LAN and over the WAN: both ends hold both connections, and

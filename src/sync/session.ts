@@ -15,6 +15,7 @@ import { ManifestSender } from './manifest-sender.js'
 import { Puller } from './puller.js'
 import type { FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
+import type { Bandwidth } from './rate-limiter.js'
 
 /** Block requests served at once: each waits on a store read, so a few overlap reads with writes. */
 const MAX_CONCURRENT_SERVES = 8
@@ -35,6 +36,8 @@ export interface SessionContext {
   onOffer: (deviceId: string, folderId: string, label: string) => void
   deviceLabel: (short: string) => string
   log: (message: string) => void
+  /** Send and receive limits on block data (protocol messages are never held back). */
+  bandwidth?: Bandwidth
 }
 
 interface FolderLink {
@@ -74,6 +77,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Block requests being served (at most MAX_CONCURRENT_SERVES) and those waiting, first come first served. */
   private serving = 0
   private readonly requestQueue: Array<Extract<Message, { type: 'request' }>> = []
+  /** Aborts transfers waiting for a bandwidth limit when the connection ends. */
+  private readonly ended = new AbortController()
   blockBytesSent = 0
   readonly connectedMs = Date.now()
 
@@ -83,7 +88,11 @@ export class Session extends EventEmitter<SessionEvents> {
     this.deviceId = deviceId
     this.peerShort = peerShort
     this.ctx = ctx
-    this.fetcher = new BlockFetcher({ send: message => { this.write(message as unknown as Message) } })
+    const bandwidth = ctx.bandwidth
+    this.fetcher = new BlockFetcher({
+      send: message => { this.write(message as unknown as Message) },
+      throttle: bandwidth === undefined ? undefined : async sizeBytes => await bandwidth.acquireRecv(deviceId, sizeBytes, this.ended.signal)
+    })
     conn.on('close', (reason?: string) => this.shutdown(reason ?? 'connection closed'))
   }
 
@@ -162,6 +171,7 @@ export class Session extends EventEmitter<SessionEvents> {
     clearTimeout(this.idleTimer)
     for (const link of this.links.values()) { link.sender?.close(); link.puller.close(); link.runner.off('heldChanged', link.onHeldChanged) }
     this.fetcher.close(new LansyncError('TRANSPORT_CLOSED', `connection to ${this.deviceId.slice(0, 7)} closed: ${reason}`))
+    this.ended.abort()
     this.conn.close(reason)
     this.emit('close', reason)
   }
@@ -347,6 +357,14 @@ export class Session extends EventEmitter<SessionEvents> {
       return
     }
     crashPoint('serve:block')
+    if (this.ctx.bandwidth !== undefined) {
+      try {
+        await this.ctx.bandwidth.acquireSend(this.deviceId, data.byteLength, this.ended.signal)
+      } catch (err) {
+        if (this.isClosed) return
+        throw err
+      }
+    }
     this.blockBytesSent += data.byteLength
     await this.writeAndDrain({ type: 'response', id: request.id, data } as Message)
   }

@@ -74,7 +74,7 @@ export class WanDiscovery {
     this.swarm = new WanSwarm({
       keyPair: { publicKey: identity.publicKey, secretKey: identity.secretKey },
       bootstrap,
-      isAllowed: key => this.config().devices.some(d => d.id === encodeDeviceId(key)),
+      isAllowed: key => this.config().devices.some(d => d.id === encodeDeviceId(key) && d.isPaused !== true), // paused: refused too
       log
     })
     this.swarm.on('connection', conn => this.peers.adopt(conn))
@@ -101,7 +101,7 @@ export class WanDiscovery {
   /** After a config change: topics of devices paired or unpaired since, and keys banned while unpaired. */
   update (): void {
     if (this.isClosed) return
-    const wanted = new Set(this.config().devices.map(d => d.id))
+    const wanted = new Set(this.config().devices.filter(d => d.isPaused !== true).map(d => d.id)) // a paused device's topic is left
     for (const [deviceId, state] of this.topics) {
       if (wanted.has(deviceId)) continue
       clearTimeout(state.timer)

@@ -41,4 +41,26 @@ test('a block larger than the window still goes out alone; a wrong block and clo
 })
 
 test.after(() => {})
+test('a request goes out only once the receive throttle lets it; closing meanwhile sends nothing', async () => {
+  const sent: number[] = []
+  const gates: Array<{ sizeBytes: number, open: () => void, fail: (err: Error) => void }> = []
+  const throttle = async (sizeBytes: number): Promise<void> => await new Promise((resolve, reject) => gates.push({ sizeBytes, open: resolve, fail: reject }))
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), throttle })
+  const a = block(1); const b = block(2)
+  const first = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(a), sizeBytes: a.length })
+  const second = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(b), sizeBytes: b.length })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(gates.map(g => g.sizeBytes), [100, 100], 'the throttle is asked with each block size')
+  assert.equal(sent, [], 'nothing is requested before the throttle lets it')
+  gates[0].open()
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1])
+  fetcher.onResponse(1, a, undefined)
+  assert.equal(await first, a)
+  fetcher.close(new Error('gone'))
+  gates[1].fail(new Error('aborted'))
+  try { await second; assert.unreachable('fetched after close') } catch (err) { assert.is((err as Error).message, 'gone') }
+  assert.equal(sent, [1], 'a request waiting on the throttle is never sent after close')
+})
+
 test.run()
