@@ -1,7 +1,9 @@
 // Soak runs (not tests; GitHub issue 5): the long cases the test suite cannot afford. Two agents on
 // 127.0.0.1 (--no-mdns, as every agent outside a network namespace): (1) one folder of 100,000 small
 // files synced from a to b; (2) a 4 GiB file synced, then one byte of it changed in place. For each
-// phase it prints the time, and for each agent the peak RSS (VmHWM from /proc/PID/status) and the
+// phase it prints the time, and for each agent the peak RSS (VmHWM from /proc/PID/status), the peak
+// of its private part (RssAnon: LevelDB maps its table files into memory to read them, and those
+// file-backed pages count in RSS although they are page cache the kernel reclaims at will), and the
 // most open file descriptors seen (/proc/PID/fd, sampled every 200 ms).
 // Usage: npm run soak [-- --files 100000] [--big-mib 4096] [--only files|big]
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs'
@@ -24,19 +26,22 @@ if (only !== undefined && only !== 'files' && only !== 'big') throw new TypeErro
 /** No phase may run longer than this (a soak run is bounded too). */
 const PHASE_TIMEOUT_MS = Number(process.env.SOAK_PHASE_TIMEOUT_S ?? 3600) * 1000
 
-interface Peak { rssKiB: number, fds: number }
+interface Peak { rssKiB: number, anonKiB: number, fds: number }
 
 /** Samples each agent's peak RSS and open descriptors every 200 ms until stopped. */
 function watch (devices: Device[]): { stop: () => Map<string, Peak> } {
-  const peaks = new Map<string, Peak>(devices.map(d => [d.name, { rssKiB: 0, fds: 0 }]))
+  const peaks = new Map<string, Peak>(devices.map(d => [d.name, { rssKiB: 0, anonKiB: 0, fds: 0 }]))
   const sample = (): void => {
     for (const d of devices) {
       const pid = d.agent?.child.pid
       if (pid === undefined) continue
       const peak = peaks.get(d.name) as Peak
       try {
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(status)
         if (hwm !== null) peak.rssKiB = Math.max(peak.rssKiB, Number(hwm[1]))
+        const anon = /RssAnon:\s+(\d+) kB/.exec(status)
+        if (anon !== null) peak.anonKiB = Math.max(peak.anonKiB, Number(anon[1]))
         peak.fds = Math.max(peak.fds, readdirSync(`/proc/${pid}/fd`).length)
       } catch {} // the process is between states or gone: the next sample counts
     }
@@ -48,7 +53,7 @@ function watch (devices: Device[]): { stop: () => Map<string, Peak> } {
 
 function report (phase: string, startedMs: number, peaks: Map<string, Peak>): void {
   const seconds = ((Date.now() - startedMs) / 1000).toFixed(1)
-  const agents = [...peaks].map(([name, p]) => p.rssKiB === 0 ? `${name}: not running` : `${name}: peak RSS ${(p.rssKiB / 1024).toFixed(0)} MiB, up to ${p.fds} open fds`).join('; ')
+  const agents = [...peaks].map(([name, p]) => p.rssKiB === 0 ? `${name}: not running` : `${name}: peak RSS ${(p.rssKiB / 1024).toFixed(0)} MiB (private ${(p.anonKiB / 1024).toFixed(0)} MiB), up to ${p.fds} open fds`).join('; ')
   console.log(`${phase.padEnd(44)} ${seconds.padStart(8)} s   ${agents}`)
 }
 
