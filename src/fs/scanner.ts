@@ -60,6 +60,8 @@ export interface ScannerOptions {
   /** Commit after this many changes or this many hashed bytes, whichever comes first. */
   batchChanges?: number
   batchBytes?: number
+  /** Receive-only folders: whether changes found now are local-only (kept here, not sent; see StoredRecord). */
+  isLocalOnly?: () => boolean
 }
 
 /** A path whose disk state differs from the index; `isGone` when it no longer exists at all. */
@@ -74,10 +76,12 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly staleTempsBeforeMs: number
   private readonly batchChanges: number
   private readonly batchBytes: number
+  private readonly isLocalOnly: () => boolean
   readonly ignore: IgnoreRules
 
-  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024 }: ScannerOptions) {
+  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024, isLocalOnly = () => false }: ScannerOptions) {
     super()
+    this.isLocalOnly = isLocalOnly
     this.staleTempsBeforeMs = staleTempsBeforeMs
     this.folderId = folderId
     this.root = root
@@ -220,6 +224,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     for (const c of candidates) {
       const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
+      if (change.origin !== undefined) change.record.isLocalOnly = this.isLocalOnly()
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted
       if (change.origin === undefined) { /* only local facts (mtime, inode) refreshed: not a change */ } else if (change.record.isDeleted) result.deleted.push(c.path)
       else if (wasPresent) result.modified.push(c.path)

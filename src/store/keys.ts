@@ -8,6 +8,8 @@
 //   m␀folder                 → folder meta (epoch, highest sequence)
 //   p␀folder␀deviceShort     → what we have of a peer's manifest (epoch, sequence)
 //   h␀folder␀path            → a remote tombstone held by the mass-delete guard (msgpack StoredRecord)
+//   l␀folder␀path            → receive-only: the cluster's record a local change replaced (StoredRecord, or nil: none)
+//   o␀folder␀path            → send-only: the newest remote record not applied here (msgpack StoredRecord)
 
 const SEP = '\x00'
 
@@ -40,6 +42,13 @@ export function peerPrefix (folderId: string): string { return `p${SEP}${folderI
 
 export function heldKey (folderId: string, path: string): string { return `h${SEP}${folderId}${SEP}${path}` }
 export function heldPrefix (folderId: string): string { return `h${SEP}${folderId}${SEP}` }
+
+export function localBaseKey (folderId: string, path: string): string { return `l${SEP}${folderId}${SEP}${path}` }
+export function localBasePrefix (folderId: string): string { return `l${SEP}${folderId}${SEP}` }
+export const LOCAL_BASE_PREFIX = `l${SEP}`
+
+export function ignoredKey (folderId: string, path: string): string { return `o${SEP}${folderId}${SEP}${path}` }
+export function ignoredPrefix (folderId: string): string { return `o${SEP}${folderId}${SEP}` }
 
 /**
  * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL

@@ -1,7 +1,8 @@
 // Brings one folder up to date with what one peer announced: plans each batch of remote records
 // against the index, fetches only the blocks the block store lacks (so renames, copies and old
 // versions cost nothing), and applies each action atomically inside the folder's write queue.
-import { contentToFetch, isCopyNeeded, planPath, type Action } from '../core/plan.js'
+import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
+import { decideRemote } from '../core/folder-type.js'
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
@@ -228,9 +229,16 @@ export class Puller {
     return sources
   }
 
-  private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
-    const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
-    return { action: planPath(local, remote, this.localDevice, this.deviceLabel), local }
+  /**
+   * The action for a remote record, as the folder's type decides (see core/folder-type.ts):
+   * `isIgnored` when a send-only folder does not apply it.
+   */
+  private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined, isIgnored: boolean }> {
+    const { id, type } = this.runner.folder
+    const local = await this.runner.store.getRecord(id, remote.path)
+    const base = type === 'receiveonly' && local?.isLocalOnly === true ? await this.runner.store.localBase(id, remote.path) : undefined
+    const decision = decideRemote({ type, local, remote, base, localDevice: this.localDevice, deviceLabel: this.deviceLabel })
+    return { action: decision.kind === 'apply' ? decision.action : undefined, local, isIgnored: decision.kind === 'ignore' }
   }
 
   /** Plans a record and fetches the blocks it needs, outside the write queue (scans go on meanwhile). */
@@ -243,11 +251,14 @@ export class Puller {
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
       if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
-      const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
-      if (action === undefined) return
-      const content = contentToFetch(action)
-      if (content !== undefined) await this.ensureBlocks(content) // usually all present already
-      await this.apply(action, local)
+      const { action, local, isIgnored } = await this.plan(remote) // again: the index may have moved on meanwhile
+      if (isIgnored) { await this.runner.ignoreRemote(remote); return }
+      if (action !== undefined) {
+        const content = contentToFetch(action)
+        if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+        await this.apply(action, local)
+      }
+      if (this.runner.folder.type === 'sendonly') await this.runner.forgetCaughtUp(remote.path)
     })
   }
 
