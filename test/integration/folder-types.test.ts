@@ -1,0 +1,163 @@
+// Folder types with real agents: a send-only folder does not take remote changes and pushes its
+// own with `folder override`; a receive-only folder does not send local changes and takes the
+// cluster's version back with `folder revert`. Nothing is lost: replaced versions stay in history.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { writeFileSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
+import { makeCluster, snapshotTree, waitConverged, type Device } from '../helpers/cluster.js'
+
+const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/** B's `sha` version of `path` from its history, restored to a temp file and read back. */
+async function restoredFromHistory (d: Device, path: string, text: string): Promise<string> {
+  const history = await cli(d.home, ['history', join(d.folder, path), '--json'])
+  const version = history.json.versions.find((v: any) => v.hash === sha(text))
+  assert.ok(version !== undefined, `${d.name} keeps "${text}" of ${path} in history: ${JSON.stringify(history.json.versions)}`)
+  const to = join(tempDir('lansync-restored-'), 'out')
+  await cli(d.home, ['restore', join(d.folder, path), '--version', String(version.number), '--to', to])
+  return readFileSync(to, 'utf8')
+}
+
+/**
+ * Waits until `from`'s session with `to` has applied `from`'s whole initial manifest at `to`
+ * (after a restart of `from`): every record `from` would send is handled at `to` by then.
+ */
+async function waitManifestApplied (to: Device, from: Device): Promise<void> {
+  await waitFor(async () => {
+    const peer = (await to.status()).peers.find((p: any) => p.deviceId === from.id)
+    return peer?.isConnected === true && peer.folders.some((f: any) => f.folder === 'docs' && f.isInitialReceived === true)
+  }, { what: `${to.name} to apply ${from.name}'s manifest` })
+}
+
+test('send-only A: B\'s changes are not applied on A (out of sync) until `folder override` pushes A\'s files to B', async () => {
+  const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
+  const set = await cli(a.home, ['folder', 'set', 'docs', '--type', 'sendonly', '--json'])
+  assert.is(set.json.type, 'sendonly')
+  writeFileSync(join(a.folder, 'x.txt'), 'from A')
+  writeFileSync(join(a.folder, 'y.txt'), 'also from A')
+  await a.start(); await b.start()
+  const original = await waitConverged([a, b], { what: 'B to take A\'s files (a send-only folder still sends and serves blocks)' })
+
+  writeFileSync(join(b.folder, 'x.txt'), 'B\'s edit')
+  writeFileSync(join(b.folder, 'new.txt'), 'added on B')
+  rmSync(join(b.folder, 'y.txt'))
+  const docs = await waitFor(async () => { const f = await docsOf(a); return f.outOfSync === 3 ? f : undefined }, { what: 'A to count 3 remote changes out of sync' })
+  assert.is(docs.type, 'sendonly')
+  assert.equal(snapshotTree(a.folder), original, 'A\'s files are unchanged')
+  const human = await cli(a.home, ['status'])
+  assert.match(human.stdout, /docs: send only, out of sync: 3 remote changes not applied here; `lansync folder override docs`/)
+
+  // Out-of-sync records are in the store: a restart of A keeps them, and applies nothing.
+  await a.stop()
+  assert.is((await cli(a.home, ['status', '--json'])).json.folders[0].outOfSync, 3)
+  await a.start()
+  await waitManifestApplied(a, b)
+  assert.equal(snapshotTree(a.folder), original)
+
+  const result = await cli(a.home, ['folder', 'override', 'docs', '--json'])
+  assert.is(result.json.overridden, 3)
+  assert.equal([...result.json.paths].sort(), ['new.txt', 'x.txt', 'y.txt'])
+  const tree = await waitConverged([a, b], { what: 'B to take A\'s files after the override' })
+  assert.equal(tree, original)
+  assert.is(readFileSync(join(b.folder, 'x.txt'), 'utf8'), 'from A')
+  assert.is((await docsOf(a)).outOfSync, 0)
+  // B's own versions are in B's history.
+  assert.is(await restoredFromHistory(b, 'x.txt', 'B\'s edit'), 'B\'s edit')
+  assert.is(await restoredFromHistory(b, 'new.txt', 'added on B'), 'added on B')
+  const again = await cli(a.home, ['folder', 'override', 'docs'])
+  assert.match(again.stdout, /in sync: nothing to override/)
+
+  // A's own changes still go out.
+  writeFileSync(join(a.folder, 'later.txt'), 'A goes on')
+  await waitConverged([a, b], { what: 'a later change of A to reach B' })
+  await a.stop(); await b.stop()
+})
+
+test('receive-only B: local edits, additions and deletions stay on B (locally changed) until `folder revert`; a newer remote version replaces a local edit', async () => {
+  const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
+  await cli(b.home, ['folder', 'set', 'docs', '--type', 'receiveonly'])
+  for (const name of ['x.txt', 'gone.txt', 'keep.txt', 'later.txt']) writeFileSync(join(a.folder, name), `${name} from A`)
+  await a.start(); await b.start()
+  const original = await waitConverged([a, b])
+
+  writeFileSync(join(b.folder, 'x.txt'), 'B\'s edit')
+  writeFileSync(join(b.folder, 'later.txt'), 'B\'s edit of later')
+  writeFileSync(join(b.folder, 'b-new.txt'), 'added on B')
+  rmSync(join(b.folder, 'gone.txt'))
+  const docs = await waitFor(async () => { const f = await docsOf(b); return f.localChanges === 4 ? f : undefined }, { what: 'B to count 4 locally changed items' })
+  assert.is(docs.type, 'receiveonly')
+  const human = await cli(b.home, ['status'])
+  assert.match(human.stdout, /docs: receive only, 4 locally changed items not sent; `lansync folder revert docs`/)
+  // B's whole manifest (sent again after a restart) reaches A and changes nothing there.
+  await b.stop(); await b.start()
+  await waitManifestApplied(a, b)
+  assert.is((await docsOf(b)).localChanges, 4, 'local changes survive a restart')
+  assert.equal(snapshotTree(a.folder), original, 'A is unchanged')
+
+  // A changes a file B changed too: A's version wins on B, B's edit stays in history.
+  writeFileSync(join(a.folder, 'later.txt'), 'A\'s newer later')
+  await waitFor(() => readFileSync(join(b.folder, 'later.txt'), 'utf8') === 'A\'s newer later', { what: 'A\'s newer version to replace B\'s local edit' })
+  await waitFor(async () => (await docsOf(b)).localChanges === 3, { what: 'B to count 3 locally changed items' })
+  assert.not.ok(readdirSync(b.folder).some(n => n.includes('sync-conflict')), 'no conflict copy')
+  assert.is(await restoredFromHistory(b, 'later.txt', 'B\'s edit of later'), 'B\'s edit of later')
+
+  const result = await cli(b.home, ['folder', 'revert', 'docs', '--json'])
+  assert.is(result.json.reverted, 3)
+  assert.equal(result.json.failed, [])
+  const tree = await waitConverged([a, b], { what: 'B to match A after the revert' })
+  assert.equal(Object.keys(tree).sort(), ['gone.txt', 'keep.txt', 'later.txt', 'x.txt'])
+  assert.is(readFileSync(join(b.folder, 'x.txt'), 'utf8'), 'x.txt from A')
+  assert.is((await docsOf(b)).localChanges, 0)
+  // The local edits and additions are restorable from B's history.
+  assert.is(await restoredFromHistory(b, 'x.txt', 'B\'s edit'), 'B\'s edit')
+  await cli(b.home, ['restore', join(b.folder, 'b-new.txt')])
+  assert.is(readFileSync(join(b.folder, 'b-new.txt'), 'utf8'), 'added on B')
+  await waitFor(async () => (await docsOf(b)).localChanges === 1, { what: 'the restored file to count as a local change' })
+  assert.not.ok(existsSync(join(a.folder, 'b-new.txt')))
+
+  // Changed to send-and-receive, the local change becomes an ordinary one and is sent.
+  await cli(b.home, ['folder', 'set', 'docs', '--type', 'sendreceive'])
+  await waitFor(() => existsSync(join(a.folder, 'b-new.txt')), { what: 'B\'s local change to reach A once B sends and receives' })
+  assert.is((await docsOf(b)).localChanges, 0)
+  await a.stop(); await b.stop()
+})
+
+test('bad input: override and revert on the wrong type or an unknown folder, a bad --type: a clear error, nothing changed', async () => {
+  const [a] = await makeCluster(['a'], { isSetUpInProcess: true })
+  writeFileSync(join(a.folder, 'x.txt'), 'untouched')
+  const before = snapshotTree(a.folder)
+  const cases: Array<[string[], number, string, RegExp]> = [
+    [['folder', 'override', 'docs'], 1, 'FOLDER_TYPE_MISMATCH', /folder "docs" is sendreceive: `lansync folder override` .* needs a sendonly folder/],
+    [['folder', 'revert', 'docs'], 1, 'FOLDER_TYPE_MISMATCH', /folder "docs" is sendreceive: `lansync folder revert` .* needs a receiveonly folder/],
+    [['folder', 'override', 'nosuch'], 3, 'FOLDER_NOT_FOUND', /no folder "nosuch"/],
+    [['folder', 'revert', 'nosuch'], 3, 'FOLDER_NOT_FOUND', /no folder "nosuch"/]
+  ]
+  for (const [args, code, errorCode, message] of cases) {
+    const r = await runCli(a.home, args)
+    assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, message)
+    const json = await runCli(a.home, [...args, '--json'])
+    assert.is(json.json.error.code, errorCode)
+  }
+  await cli(a.home, ['folder', 'set', 'docs', '--type', 'sendonly'])
+  const revert = await runCli(a.home, ['folder', 'revert', 'docs', '--json'])
+  assert.is(revert.json.error.code, 'FOLDER_TYPE_MISMATCH')
+  await cli(a.home, ['folder', 'set', 'docs', '--type', 'receiveonly'])
+  const override = await runCli(a.home, ['folder', 'override', 'docs', '--json'])
+  assert.is(override.json.error.code, 'FOLDER_TYPE_MISMATCH')
+  const badType = await runCli(a.home, ['folder', 'set', 'docs', '--type', 'sendrecieve'])
+  assert.is(badType.code, 2)
+  assert.match(badType.stderr, /sendrecieve/)
+  const badAdd = await runCli(a.home, ['folder', 'add', tempDir('lansync-other-'), '--type', 'both'])
+  assert.is(badAdd.code, 2)
+  const list = await cli(a.home, ['folder', 'list', '--json'])
+  assert.equal(list.json.map((f: any) => [f.id, f.type]), [['docs', 'receiveonly']])
+  assert.equal(snapshotTree(a.folder), before)
+})
+
+test.after(cleanupAll)
+test.run()
