@@ -8,18 +8,26 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { makeCluster, snapshotTree, waitConverged, type Device } from '../helpers/cluster.js'
+import { callAgent } from '../../src/control/client.js'
+import { loadConfig, updateConfig } from '../../src/config.js'
+import { setFolderSettings } from '../../src/ops/folders.js'
 
 const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-/** B's `sha` version of `path` from its history, restored to a temp file and read back. */
+/** The version of `path` holding `text` from `d`'s history, restored to a temp file and read back (what `history` and `restore --to` do). */
 async function restoredFromHistory (d: Device, path: string, text: string): Promise<string> {
-  const history = await cli(d.home, ['history', join(d.folder, path), '--json'])
-  const version = history.json.versions.find((v: any) => v.hash === sha(text))
-  assert.ok(version !== undefined, `${d.name} keeps "${text}" of ${path} in history: ${JSON.stringify(history.json.versions)}`)
+  const history = await call(d, 'history', { path: join(d.folder, path) })
+  const version = history.versions.find((v: any) => v.hash === sha(text))
+  assert.ok(version !== undefined, `${d.name} keeps "${text}" of ${path} in history: ${JSON.stringify(history.versions)}`)
   const to = join(tempDir('lansync-restored-'), 'out')
-  await cli(d.home, ['restore', join(d.folder, path), '--version', String(version.number), '--to', to])
+  await call(d, 'restore', { path: join(d.folder, path), version: version.number, to })
   return readFileSync(to, 'utf8')
+}
+
+/** The running agent's control socket (what the CLI calls), without a CLI process per call. */
+async function call (d: Device, method: string, params: object): Promise<any> {
+  return await callAgent(join(d.home, 'agent.sock'), method, params)
 }
 
 /**
@@ -114,7 +122,7 @@ test('receive-only B: local edits, additions and deletions stay on B (locally ch
   assert.is((await docsOf(b)).localChanges, 0)
   // The local edits and additions are restorable from B's history.
   assert.is(await restoredFromHistory(b, 'x.txt', 'B\'s edit'), 'B\'s edit')
-  await cli(b.home, ['restore', join(b.folder, 'b-new.txt')])
+  await call(b, 'restore', { path: join(b.folder, 'b-new.txt') })
   assert.is(readFileSync(join(b.folder, 'b-new.txt'), 'utf8'), 'added on B')
   await waitFor(async () => (await docsOf(b)).localChanges === 1, { what: 'the restored file to count as a local change' })
   assert.not.ok(existsSync(join(a.folder, 'b-new.txt')))
@@ -137,16 +145,17 @@ test('bad input: override and revert on the wrong type or an unknown folder, a b
     [['folder', 'revert', 'nosuch'], 3, 'FOLDER_NOT_FOUND', /no folder "nosuch"/]
   ]
   for (const [args, code, errorCode, message] of cases) {
-    const r = await runCli(a.home, args)
-    assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`)
-    assert.match(r.stderr, message)
-    const json = await runCli(a.home, [...args, '--json'])
-    assert.is(json.json.error.code, errorCode)
+    const r = await runCli(a.home, [...args, '--json'])
+    assert.is(r.code, code, `${args.join(' ')}: ${r.stdout} ${r.stderr}`)
+    assert.is(r.json.error.code, errorCode)
+    assert.match(r.json.error.message, message)
   }
-  await cli(a.home, ['folder', 'set', 'docs', '--type', 'sendonly'])
+  const human = await runCli(a.home, ['folder', 'override', 'docs'])
+  assert.match(human.stderr, /folder "docs" is sendreceive/)
+  updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'sendonly' }))
   const revert = await runCli(a.home, ['folder', 'revert', 'docs', '--json'])
   assert.is(revert.json.error.code, 'FOLDER_TYPE_MISMATCH')
-  await cli(a.home, ['folder', 'set', 'docs', '--type', 'receiveonly'])
+  updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'receiveonly' }))
   const override = await runCli(a.home, ['folder', 'override', 'docs', '--json'])
   assert.is(override.json.error.code, 'FOLDER_TYPE_MISMATCH')
   const badType = await runCli(a.home, ['folder', 'set', 'docs', '--type', 'sendrecieve'])
@@ -154,8 +163,8 @@ test('bad input: override and revert on the wrong type or an unknown folder, a b
   assert.match(badType.stderr, /sendrecieve/)
   const badAdd = await runCli(a.home, ['folder', 'add', tempDir('lansync-other-'), '--type', 'both'])
   assert.is(badAdd.code, 2)
-  const list = await cli(a.home, ['folder', 'list', '--json'])
-  assert.equal(list.json.map((f: any) => [f.id, f.type]), [['docs', 'receiveonly']])
+  assert.equal(loadConfig(a.home).folders.map(f => [f.id, f.type]), [['docs', 'receiveonly']])
+  assert.throws(() => updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'both' as any })), (err: any) => err.code === 'ARG_INVALID')
   assert.equal(snapshotTree(a.folder), before)
 })
 
