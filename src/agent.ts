@@ -412,7 +412,8 @@ export class Agent extends EventEmitter<AgentEvents> {
           folderId: folder.id,
           localDevice: this.identity.short,
           deviceLabel: short => this.deviceLabel(short),
-          deviceName: short => this.deviceName(short)
+          deviceName: short => this.deviceName(short),
+          type: folder.type
         })
         peers.push({ ...base, isInitialReceived: pending.isInitialReceived, ...preview })
       }
