@@ -77,9 +77,10 @@ export class ManifestSender {
         bytes = 0
       }
     }
+    // Skipped local changes count as reached (an empty last batch says so).
+    this.sentSequence = Math.max(this.sentSequence, skipped)
     // The initial manifest always ends with an `isLast` batch, even an empty one.
     if (batch.length > 0 || isInitial) await this.flush(batch, isInitial, isInitial)
-    this.sentSequence = Math.max(this.sentSequence, skipped)
   }
 
   private async flush (batch: StoredRecord[], isInitial: boolean, isLast: boolean): Promise<void> {
