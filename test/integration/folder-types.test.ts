@@ -82,6 +82,14 @@ test('send-only A: B\'s changes are not applied on A (out of sync) until `folder
   // A's own changes still go out.
   writeFileSync(join(a.folder, 'later.txt'), 'A goes on')
   await waitConverged([a, b], { what: 'a later change of A to reach B' })
+
+  // Changed to send-and-receive, A asks B for its manifest again and applies what it ignored.
+  writeFileSync(join(b.folder, 'later.txt'), 'B goes on')
+  await waitFor(async () => (await docsOf(a)).outOfSync === 1, { what: 'A to ignore B\'s edit' })
+  updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'sendreceive' }))
+  await call(a, 'reload', {})
+  await waitFor(() => readFileSync(join(a.folder, 'later.txt'), 'utf8') === 'B goes on', { what: 'A to apply B\'s edit once it sends and receives' })
+  assert.is((await docsOf(a)).outOfSync, 0)
   await a.stop(); await b.stop()
 })
 
