@@ -235,8 +235,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         return this.wanStatus()
       case 'rescan': return await this.rescan(params)
       case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
-      case 'folder.override': return await this.withRunner(params, 'override', async runner => await overrideFolder(runner))
-      case 'folder.revert': return await this.withRunner(params, 'revert', async runner => await revertFolder(runner))
+      case 'folder.override': return await this.withRunner(params, 'override', async runner => await overrideFolder(runner, { isDryRun: params.isDryRun === true }))
+      case 'folder.revert': return await this.withRunner(params, 'revert', async runner => await revertFolder(runner, { isDryRun: params.isDryRun === true }))
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -311,14 +311,14 @@ export class Agent extends EventEmitter<AgentEvents> {
    * Runs `work` on a folder's runner: the running one, or (no agent, or a paused folder) one of
    * its own without a watcher, closed afterwards. Logged as a person's action.
    */
-  private async withRunner<T extends { paths: string[] }> ({ folder: name }: { folder: string }, what: string, work: (runner: FolderRunner) => Promise<T>): Promise<T> {
+  private async withRunner<T extends { paths: string[], isDryRun: boolean }> ({ folder: name }: { folder: string }, what: string, work: (runner: FolderRunner) => Promise<T>): Promise<T> {
     const folder = findFolder(this.config, name)
     let runner = this.runners.get(folder.id)
     const isOwn = runner === undefined
     runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false, deviceName: short => this.deviceName(short) })
     try {
       const result = await work(runner)
-      this.log(`${folder.label}: ${what} by a person: ${result.paths.length} paths`)
+      if (!result.isDryRun) this.log(`${folder.label}: ${what} by a person: ${result.paths.length} paths`)
       return result
     } finally {
       if (isOwn) await runner.close()

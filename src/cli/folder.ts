@@ -49,41 +49,33 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
         ].join('\n'))
       })
     .command('override <folder>', "send-only: push this device's files over the remote changes it did not apply (peers keep theirs in history)",
-      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' }),
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'only list what the peers would get' }),
       async args => {
-        const result = await invoke(args.home, 'folder.override', { folder: args.folder })
-        print(args, result, () => result.overridden === 0
-          ? `Folder "${result.label as string}" is in sync: nothing to override.`
-          : `Folder "${result.label as string}": this device's version of ${result.overridden as number} path${result.overridden === 1 ? '' : 's'} now wins; peers take it (their own versions stay in their history).`)
+        const result = await invoke(args.home, 'folder.override', { folder: args.folder, isDryRun: args.dryRun })
+        const label = result.label as string
+        print(args, result, () => {
+          if (result.overridden === 0) return `Folder "${label}" is in sync: nothing to override.`
+          const head = result.isDryRun === true
+            ? `Folder "${label}": \`lansync folder override ${label}\` would push this device's version of ${plural(result.overridden, 'path')}:`
+            : `Folder "${label}": this device's version of ${plural(result.overridden, 'path')} now wins; peers take it (their own versions stay in their history):`
+          return [head, ...itemLines(result.items, OVERRIDE_WORDS)].join('\n')
+        })
       })
     .command('revert <folder>', "receive-only: undo this device's local changes, taking the other devices' version back (the local edits stay in history)",
-      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' }),
-      async args => {
-        const result = await invoke(args.home, 'folder.revert', { folder: args.folder })
-        const failed = result.failed as Array<{ path: string, code: string, message: string }>
-        print(args, result, () => [
-          result.reverted === 0 && failed.length === 0
-            ? `Folder "${result.label as string}" has no local changes: nothing to revert.`
-            : `Folder "${result.label as string}": ${result.reverted as number} locally changed path${result.reverted === 1 ? '' : 's'} reverted to the other devices' version; the local edits stay in history (\`lansync history PATH\`, \`lansync restore PATH\`).`,
-          ...failed.map(f => `  not reverted: ${f.path}: ${f.code}: ${f.message}`)
-        ].join('\n'))
-      })
-    .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
       y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
-        .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
+        .option('dry-run', { type: 'boolean', default: false, describe: 'only list the local changes and what reverting does to each' }),
       async args => {
-        if (args.dryRun) {
-          const list = await invoke(args.home, 'folder.resume', { folder: args.folder, isDryRun: true })
-          print(args, list, () => list.held.length === 0
-            ? `Folder "${list.label as string}" holds no deletes.`
-            : [`Folder "${list.label as string}": \`lansync folder resume ${list.label as string}\` would delete ${list.held.length as number}:`,
-                ...list.held.map((h: any) => `  ${h.path as string}${h.kind === 'dir' ? '/' : ''} (deleted by ${h.deletedBy as string})`)].join('\n'))
-          return
-        }
-        const result = await invoke(args.home, 'folder.resume', { folder: args.folder })
-        print(args, result, () => result.held === 0
-          ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`
-          : `Folder "${result.label as string}": ${result.deleted as number} held deletes applied${result.kept > 0 ? `, ${result.kept as number} files kept (changed here since)` : ''}; every deleted version stays in history (\`lansync restore PATH\`).`)
+        const result = await invoke(args.home, 'folder.revert', { folder: args.folder, isDryRun: args.dryRun })
+        const label = result.label as string
+        const failed = result.failed as Array<{ path: string, code: string, message: string }>
+        print(args, result, () => {
+          if (result.reverted === 0 && failed.length === 0) return `Folder "${label}" has no local changes: nothing to revert.`
+          const head = result.isDryRun === true
+            ? `Folder "${label}": \`lansync folder revert ${label}\` would take the other devices' version back for ${plural(result.reverted, 'locally changed path')}:`
+            : `Folder "${label}": ${plural(result.reverted, 'locally changed path')} reverted to the other devices' version; the local edits stay in history (\`lansync history PATH\`, \`lansync restore PATH\`):`
+          return [head, ...itemLines(result.items, REVERT_WORDS), ...failed.map(f => `  not reverted: ${f.path}: ${f.code}: ${f.message}`)].join('\n')
+        })
       })
     ).demandCommand(1, 'name a folder command: add, list, remove, set, resume, override, revert, share, unshare, offers, accept'))
 }
@@ -93,3 +85,15 @@ function describeType (type: FolderType): string {
   if (type === 'receiveonly') return 'receive only: local changes are not sent (`lansync folder revert` undoes them)'
   return 'send and receive'
 }
+
+const OVERRIDE_WORDS: Record<string, string> = { replace: 'their version replaced by this one', restore: 'restored (deleted there)', delete: 'deleted (not on this device)', index: 'already the same' }
+const REVERT_WORDS: Record<string, string> = { replace: 'the local edit replaced by their version', restore: 'restored (deleted here)', delete: 'removed (added here)', index: 'already the same' }
+
+/** The first 20 items, one a line, then how many more (--json lists all). */
+function itemLines (items: Array<{ path: string, change: string }>, words: Record<string, string>): string[] {
+  const lines = items.slice(0, 20).map(i => `  ${i.path}: ${words[i.change] ?? i.change}`)
+  if (items.length > 20) lines.push(`  … ${items.length - 20} more (--json lists all)`)
+  return lines
+}
+
+function plural (n: number, noun: string): string { return `${n} ${noun}${n === 1 ? '' : 's'}` }

@@ -139,3 +139,23 @@ export function revertAction (local: FileRecord, base: FileRecord | null, emptyH
   }
   return makeLocalEqual(local, target)
 }
+
+/**
+ * What a path's override or revert does, for people (and `--dry-run`): 'replace' its content,
+ * 'restore' a deleted path, 'delete' one, or 'index' (the disk already agrees; only records change).
+ */
+export type ItemChange = 'replace' | 'restore' | 'delete' | 'index'
+
+/** Override: what happens to the path on the peers that hold `ignored`. */
+export function overrideChange (local: FileRecord | undefined, ignored: FileRecord): ItemChange {
+  const isLocalLive = local !== undefined && !local.isDeleted
+  if (!isLocalLive) return ignored.isDeleted ? 'index' : 'delete'
+  return ignored.isDeleted ? 'restore' : 'replace'
+}
+
+/** Revert: what happens to the path here. */
+export function revertChange (action: Action): ItemChange {
+  if (action.type === 'delete') return 'delete'
+  if (action.type === 'pull') return action.local === undefined || action.local.isDeleted ? 'restore' : 'replace'
+  return 'index'
+}

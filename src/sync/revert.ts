@@ -2,7 +2,7 @@
 // state back: an edited or deleted path gets the cluster's version (from the block store), a path
 // added here is removed. Every local edit was recorded as a version when it was scanned, so
 // `lansync history` / `restore` bring it back.
-import { revertAction } from '../core/folder-type.js'
+import { revertAction, revertChange, type ItemChange } from '../core/folder-type.js'
 import { orderActions, type Action } from '../core/plan.js'
 import { isLansyncError, LansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord } from '../fs/apply.js'
@@ -13,20 +13,27 @@ import { assertType } from './override.js'
 export interface RevertResult {
   folder: string
   label: string
-  /** Paths that hold the cluster's version again. */
+  isDryRun: boolean
+  /** Paths that hold the cluster's version again (on a dry run: would). */
   reverted: number
   paths: string[]
+  /** Per path, what revert does (did) to it here. */
+  items: Array<{ path: string, change: ItemChange }>
   /** Paths that could not be reverted (each is also a problem in `status`). */
   failed: Array<{ path: string, code: string, message: string }>
 }
 
-export async function revertFolder (runner: FolderRunner): Promise<RevertResult> {
+/**
+ * Puts the cluster's version back over every local change. A dry run lists them from the index as
+ * it is (no scan, no write).
+ */
+export async function revertFolder (runner: FolderRunner, { isDryRun = false }: { isDryRun?: boolean } = {}): Promise<RevertResult> {
   const { id, label, path: root } = runner.folder
   assertType(runner, 'receiveonly', 'revert', 'puts the cluster\'s version back over a receive-only folder\'s local changes')
   if (!(await runner.hasMarker())) {
     throw new LansyncError('FOLDER_MARKER_MISSING', `folder "${label}": its marker is missing at ${root}; mount its disk first, then revert`)
   }
-  await runner.scan(['']) // every local change is recorded (and so in history) before it is replaced
+  if (!isDryRun) await runner.scan(['']) // every local change is recorded (and so in history) before it is replaced
   const store = runner.store
   const planned: Action[] = []
   for await (const { path, base } of store.localChanges(id)) {
@@ -34,9 +41,14 @@ export async function revertFolder (runner: FolderRunner): Promise<RevertResult>
     if (local?.isLocalOnly !== true) continue
     planned.push(revertAction(local, base, EMPTY_HASH))
   }
-  const paths: string[] = []
+  const ordered = orderActions(planned)
+  if (isDryRun) {
+    const items = ordered.map(a => ({ path: a.record.path, change: revertChange(a) })).sort((x, y) => x.path < y.path ? -1 : 1)
+    return { folder: id, label, isDryRun, reverted: items.length, paths: items.map(i => i.path), items, failed: [] }
+  }
+  const items: RevertResult['items'] = []
   const failed: RevertResult['failed'] = []
-  for (const action of orderActions(planned)) {
+  for (const action of ordered) {
     const path = action.record.path
     try {
       const isDone = await runner.exclusive(async () => {
@@ -45,14 +57,15 @@ export async function revertFolder (runner: FolderRunner): Promise<RevertResult>
         if (local?.sequence !== action.local?.sequence) return false
         return await apply(runner, action, local)
       })
-      if (isDone) paths.push(path)
+      if (isDone) items.push({ path, change: revertChange(action) })
     } catch (err) {
       if (!isLansyncError(err)) throw err
       runner.reportProblem({ path, code: err.code, message: `not reverted: ${err.message}` }, 'sync')
       failed.push({ path, code: err.code, message: err.message })
     }
   }
-  return { folder: id, label, reverted: paths.length, paths, failed }
+  items.sort((x, y) => x.path < y.path ? -1 : 1)
+  return { folder: id, label, isDryRun, reverted: items.length, paths: items.map(i => i.path), items, failed }
 }
 
 /** Puts one revert action on disk and in the index; false when a directory still holds files. */

@@ -66,6 +66,13 @@ test('send-only A: B\'s changes are not applied on A (out of sync) until `folder
   await waitManifestApplied(a, b)
   assert.equal(snapshotTree(a.folder), original)
 
+  // A dry run lists what the peers would get, and changes nothing.
+  const dry = await cli(a.home, ['folder', 'override', 'docs', '--dry-run'])
+  assert.match(dry.stdout, /would push this device's version of 3 paths:\n  new\.txt: deleted \(not on this device\)\n  x\.txt: their version replaced by this one\n  y\.txt: restored \(deleted there\)/)
+  assert.equal((await call(a, 'folder.override', { folder: 'docs', isDryRun: true })).items.map((i: any) => i.change), ['delete', 'replace', 'restore'])
+  assert.is((await docsOf(a)).outOfSync, 3)
+  assert.is(readFileSync(join(b.folder, 'x.txt'), 'utf8'), 'B\'s edit')
+
   const result = await cli(a.home, ['folder', 'override', 'docs', '--json'])
   assert.is(result.json.overridden, 3)
   assert.equal([...result.json.paths].sort(), ['new.txt', 'x.txt', 'y.txt'])
@@ -120,6 +127,11 @@ test('receive-only B: local edits, additions and deletions stay on B (locally ch
   await waitFor(async () => (await docsOf(b)).localChanges === 3, { what: 'B to count 3 locally changed items' })
   assert.not.ok(readdirSync(b.folder).some(n => n.includes('sync-conflict')), 'no conflict copy')
   assert.is(await restoredFromHistory(b, 'later.txt', 'B\'s edit of later'), 'B\'s edit of later')
+
+  const dry = await cli(b.home, ['folder', 'revert', 'docs', '--dry-run'])
+  assert.match(dry.stdout, /would take the other devices' version back for 3 locally changed paths:\n  b-new\.txt: removed \(added here\)\n  gone\.txt: restored \(deleted here\)\n  x\.txt: the local edit replaced by their version/)
+  assert.is((await docsOf(b)).localChanges, 3)
+  assert.is(readFileSync(join(b.folder, 'x.txt'), 'utf8'), 'B\'s edit')
 
   const result = await cli(b.home, ['folder', 'revert', 'docs', '--json'])
   assert.is(result.json.reverted, 3)

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { decideRemote, isOutOfSync, mergeIgnored, overrideRecord, revertAction, type FolderType } from '../../src/core/folder-type.js'
+import { decideRemote, isOutOfSync, mergeIgnored, overrideChange, overrideRecord, revertAction, revertChange, type FolderType } from '../../src/core/folder-type.js'
 import { compareVectors } from '../../src/core/clock.js'
 import { planPath } from '../../src/core/plan.js'
 import type { FileRecord, VersionVector } from '../../src/core/types.js'
@@ -172,6 +172,21 @@ test('revertAction puts the cluster record back, or removes a local addition', (
   assert.ok(r.type === 'delete' && r.record === baseGone)
   const same = revertAction(deleted, baseGone, EMPTY)
   assert.ok(same.type === 'adopt' && same.record === baseGone)
+})
+
+test('overrideChange and revertChange say what happens to a path', () => {
+  const live = file('x', 1, { a: 1 })
+  const dead = gone(live, { a: 2 })
+  assert.is(overrideChange(live, file('x', 2, { b: 1 })), 'replace')
+  assert.is(overrideChange(live, dead), 'restore')
+  assert.is(overrideChange(undefined, live), 'delete')
+  assert.is(overrideChange(dead, live), 'delete')
+  assert.is(overrideChange(undefined, dead), 'index')
+  const base = file('x', 1, { b: 1 })
+  assert.is(revertChange(revertAction(file('x', 5, { a: 1, b: 1 }), base, EMPTY)), 'replace')
+  assert.is(revertChange(revertAction(gone(base, { a: 1, b: 1 }), base, EMPTY)), 'restore')
+  assert.is(revertChange(revertAction(file('n', 4, { e: 1 }), null, EMPTY)), 'delete')
+  assert.is(revertChange(revertAction(gone(base, { a: 1, b: 1 }), gone(base, { b: 2 }), EMPTY)), 'index')
 })
 
 test.run()
