@@ -10,7 +10,8 @@ import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { makeCluster, snapshotTree, waitConverged, type Device } from '../helpers/cluster.js'
 import { callAgent } from '../../src/control/client.js'
 import { loadConfig, updateConfig } from '../../src/config.js'
-import { setFolderSettings } from '../../src/ops/folders.js'
+import { addFolder, setFolderSettings } from '../../src/ops/folders.js'
+import { invoke } from '../../src/cli/invoke.js'
 
 const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -61,7 +62,7 @@ test('send-only A: B\'s changes are not applied on A (out of sync) until `folder
 
   // Out-of-sync records are in the store: a restart of A keeps them, and applies nothing.
   await a.stop()
-  assert.is((await cli(a.home, ['status', '--json'])).json.folders[0].outOfSync, 3)
+  assert.is((await invoke(a.home, 'status', {})).folders[0].outOfSync, 3) // no agent: read from the store
   await a.start()
   await waitManifestApplied(a, b)
   assert.equal(snapshotTree(a.folder), original)
@@ -83,8 +84,7 @@ test('send-only A: B\'s changes are not applied on A (out of sync) until `folder
   // B's own versions are in B's history.
   assert.is(await restoredFromHistory(b, 'x.txt', 'B\'s edit'), 'B\'s edit')
   assert.is(await restoredFromHistory(b, 'new.txt', 'added on B'), 'added on B')
-  const again = await cli(a.home, ['folder', 'override', 'docs'])
-  assert.match(again.stdout, /in sync: nothing to override/)
+  assert.is((await call(a, 'folder.override', { folder: 'docs' })).overridden, 0, 'nothing left to override')
 
   // A's own changes still go out.
   writeFileSync(join(a.folder, 'later.txt'), 'A goes on')
@@ -102,7 +102,7 @@ test('send-only A: B\'s changes are not applied on A (out of sync) until `folder
 
 test('receive-only B: local edits, additions and deletions stay on B (locally changed) until `folder revert`; a newer remote version replaces a local edit', async () => {
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
-  await cli(b.home, ['folder', 'set', 'docs', '--type', 'receiveonly'])
+  updateConfig(b.home, c => setFolderSettings(c, 'docs', { type: 'receiveonly' }))
   for (const name of ['x.txt', 'gone.txt', 'keep.txt', 'later.txt']) writeFileSync(join(a.folder, name), `${name} from A`)
   await a.start(); await b.start()
   const original = await waitConverged([a, b])
@@ -148,7 +148,8 @@ test('receive-only B: local edits, additions and deletions stay on B (locally ch
   assert.not.ok(existsSync(join(a.folder, 'b-new.txt')))
 
   // Changed to send-and-receive, the local change becomes an ordinary one and is sent.
-  await cli(b.home, ['folder', 'set', 'docs', '--type', 'sendreceive'])
+  updateConfig(b.home, c => setFolderSettings(c, 'docs', { type: 'sendreceive' }))
+  await call(b, 'reload', {}) // what `folder set` does
   await waitFor(() => existsSync(join(a.folder, 'b-new.txt')), { what: 'B\'s local change to reach A once B sends and receives' })
   assert.is((await docsOf(b)).localChanges, 0)
   await a.stop(); await b.stop()
@@ -158,31 +159,29 @@ test('bad input: override and revert on the wrong type or an unknown folder, a b
   const [a] = await makeCluster(['a'], { isSetUpInProcess: true })
   writeFileSync(join(a.folder, 'x.txt'), 'untouched')
   const before = snapshotTree(a.folder)
-  const cases: Array<[string[], number, string, RegExp]> = [
-    [['folder', 'override', 'docs'], 1, 'FOLDER_TYPE_MISMATCH', /folder "docs" is sendreceive: `lansync folder override` .* needs a sendonly folder/],
-    [['folder', 'revert', 'docs'], 1, 'FOLDER_TYPE_MISMATCH', /folder "docs" is sendreceive: `lansync folder revert` .* needs a receiveonly folder/],
-    [['folder', 'override', 'nosuch'], 3, 'FOLDER_NOT_FOUND', /no folder "nosuch"/],
-    [['folder', 'revert', 'nosuch'], 3, 'FOLDER_NOT_FOUND', /no folder "nosuch"/]
-  ]
-  for (const [args, code, errorCode, message] of cases) {
-    const r = await runCli(a.home, [...args, '--json'])
-    assert.is(r.code, code, `${args.join(' ')}: ${r.stdout} ${r.stderr}`)
-    assert.is(r.json.error.code, errorCode)
-    assert.match(r.json.error.message, message)
+  // Through the CLI: the exit code and the one line it prints.
+  const mismatch = await runCli(a.home, ['folder', 'override', 'docs'])
+  assert.is(mismatch.code, 1, mismatch.stderr)
+  assert.match(mismatch.stderr, /folder "docs" is sendreceive: `lansync folder override` .* needs a sendonly folder \(change it with `lansync folder set docs --type sendonly`\)/)
+  const unknown = await runCli(a.home, ['folder', 'revert', 'nosuch', '--json'])
+  assert.is(unknown.code, 3)
+  assert.is(unknown.json.error.code, 'FOLDER_NOT_FOUND')
+  // The same operations as the CLI runs them without an agent, for every type.
+  const refusal = async (method: string, folder: string, isDryRun = false): Promise<{ code: string, message: string }> => {
+    try { await invoke(a.home, method, { folder, isDryRun }) } catch (err: any) { return { code: err.code, message: err.message } }
+    throw new Error(`${method} ${folder} was not refused`)
   }
-  const human = await runCli(a.home, ['folder', 'override', 'docs'])
-  assert.match(human.stderr, /folder "docs" is sendreceive/)
+  assert.match((await refusal('folder.revert', 'docs')).message, /folder "docs" is sendreceive: `lansync folder revert` .* needs a receiveonly folder/)
+  assert.is((await refusal('folder.override', 'nosuch')).code, 'FOLDER_NOT_FOUND')
   updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'sendonly' }))
-  const revert = await runCli(a.home, ['folder', 'revert', 'docs', '--json'])
-  assert.is(revert.json.error.code, 'FOLDER_TYPE_MISMATCH')
+  assert.is((await refusal('folder.revert', 'docs')).code, 'FOLDER_TYPE_MISMATCH')
+  assert.is((await refusal('folder.revert', 'docs', true)).code, 'FOLDER_TYPE_MISMATCH', 'also as a dry run')
   updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'receiveonly' }))
-  const override = await runCli(a.home, ['folder', 'override', 'docs', '--json'])
-  assert.is(override.json.error.code, 'FOLDER_TYPE_MISMATCH')
+  assert.is((await refusal('folder.override', 'docs')).code, 'FOLDER_TYPE_MISMATCH')
   const badType = await runCli(a.home, ['folder', 'set', 'docs', '--type', 'sendrecieve'])
   assert.is(badType.code, 2)
   assert.match(badType.stderr, /sendrecieve/)
-  const badAdd = await runCli(a.home, ['folder', 'add', tempDir('lansync-other-'), '--type', 'both'])
-  assert.is(badAdd.code, 2)
+  assert.throws(() => updateConfig(a.home, c => addFolder(c, a.home, { path: tempDir('lansync-other-'), type: 'both' as any })), (err: any) => err.code === 'ARG_INVALID')
   assert.equal(loadConfig(a.home).folders.map(f => [f.id, f.type]), [['docs', 'receiveonly']])
   assert.throws(() => updateConfig(a.home, c => setFolderSettings(c, 'docs', { type: 'both' as any })), (err: any) => err.code === 'ARG_INVALID')
   assert.equal(snapshotTree(a.folder), before)
