@@ -3,7 +3,8 @@
 // with the tsx loader, so that each file starts clean, and sums uvu's per-file totals into the
 // plain closing line CI counts: "N passed, N failed, N skipped".
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -43,8 +44,11 @@ const failures = []
 function runFile (file) {
   return new Promise(resolve => {
     const started = Date.now()
+    // Agents the file starts write their output here too (test/helpers/cli.ts), so that a failure
+    // in CI shows what the agents were doing, not only which wait timed out.
+    const logDir = mkdtempSync(join(tmpdir(), 'lansync-test-logs-'))
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true
+      cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', LANSYNC_TEST_LOG_DIR: logDir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true
     })
     running.add(child.pid)
     let isTimedOut = false
@@ -67,14 +71,28 @@ function runFile (file) {
       const name = relative(root, file)
       const secs = ((Date.now() - started) / 1000).toFixed(1)
       console.log(`${bad > 0 ? 'FAIL' : 'ok  '} ${name} (${ok} passed, ${bad} failed${skip ? `, ${skip} skipped` : ''}, ${secs}s)`)
-      if (bad > 0 || process.env.TEST_VERBOSE) { failures.push(name); console.log(out.split('\n').map(l => '    ' + l).join('\n')) }
+      if (bad > 0 || process.env.TEST_VERBOSE) {
+        failures.push(name)
+        console.log(out.split('\n').map(l => '    ' + l).join('\n'))
+        if (bad > 0) printAgentLogs(logDir)
+      }
       else {
         // Surface skip reasons, which tests print as lines starting with "SKIP".
         for (const line of out.split('\n')) if (line.startsWith('SKIP')) console.log('    ' + line)
       }
+      rmSync(logDir, { recursive: true, force: true })
       resolve()
     })
   })
+}
+
+/** The last lines of each agent log of a failed file. */
+function printAgentLogs (logDir) {
+  for (const name of readdirSync(logDir).sort()) {
+    const lines = readFileSync(join(logDir, name), 'utf8').trimEnd().split('\n')
+    console.log(`    --- agent log ${name} (last ${Math.min(lines.length, 60)} of ${lines.length} lines)`)
+    console.log(lines.slice(-60).map(l => '    | ' + l).join('\n'))
+  }
 }
 
 async function runAll (list, width) {

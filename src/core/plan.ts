@@ -146,6 +146,13 @@ export function planPath (
     return remote.isDeleted ? { type: 'adopt', remote, local, record: remote } : pull(local, remote, remote)
   }
   const order = compareVectors(remote.vector, local.vector)
+  // Equal vectors with different bytes: two states that each claim to be the same version. The one
+  // way we know of is a conflict copy (vector {author: 1}) of two different losing versions that an
+  // author saved in the same second, so both copies got one name. Taken as a conflict, so that
+  // one keeps the name, the other gets a name of its own, and the devices converge with both kept.
+  if (order === 'equal' && isLiveFile(local) && isLiveFile(remote) && !isSameBytes(local, remote)) {
+    return planConcurrent(local, remote, localDevice, deviceLabel, localAt)
+  }
   if (order === 'equal' || order === 'before') return undefined
   if (order === 'after') {
     if (remote.isDeleted) {
@@ -242,6 +249,8 @@ function pull (local: FileRecord | undefined, remote: FileRecord, record: FileRe
 }
 
 /** Same kind and content on disk: both live, and equal hash and link target (directories have neither). */
+function isLiveFile (r: FileRecord): boolean { return !r.isDeleted && r.kind === 'file' }
+
 export function isSameBytes (a: FileRecord, b: FileRecord): boolean {
   if (a.isDeleted || b.isDeleted || a.kind !== b.kind) return false
   if (a.kind === 'dir') return true

@@ -7,8 +7,9 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
 import type { Store, StoredRecord } from '../store/store.js'
-import { writeFileAtomically, fsyncDir, utimesSeconds } from './atomic.js'
+import { writeFileAtomically, fsyncDir, utimesSeconds, removeFileIfUnchanged, TargetChangedError } from './atomic.js'
 import { versionContent } from './restore.js'
+import { pausePoint } from '../fault.js'
 
 /** What the path looks like on disk after applying: the local facts the index keeps. */
 export interface Applied { inode: number, mtimeMs: number }
@@ -128,21 +129,27 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
   await assertRealParents(root, target)
   const full = joinFolderPath(root, target)
   if (record.kind === 'file') {
-    await writeFileAtomically({
-      target: full,
-      chunks: content,
-      expectedHash: record.hash,
-      mode: record.mode,
-      mtimeMs: record.mtimeMs,
-      beforeRename: async () => {
-        if (target === record.path) await assertUnchanged(root, record.path, local)
-        else await assertAbsent(root, target)
-        // A directory or symlink in the way of a file is replaced only if the index knew it.
-        if (local !== undefined && !local.isDeleted && local.kind !== 'file') await removeKnown(full, local)
-      }
-    })
-    const s = await lstat(full)
-    return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
+    const isReplacingFile = target === record.path && local !== undefined && !local.isDeleted && local.kind === 'file'
+    try {
+      const written = await writeFileAtomically({
+        target: full,
+        chunks: content,
+        expectedHash: record.hash,
+        mode: record.mode,
+        mtimeMs: record.mtimeMs,
+        beforeRename: async () => {
+          if (target === record.path) await assertUnchanged(root, record.path, local)
+          else await assertAbsent(root, target)
+          // A directory or symlink in the way of a file is replaced only if the index knew it.
+          if (target === record.path && local !== undefined && !local.isDeleted && local.kind !== 'file') await removeKnown(full, local)
+        },
+        expectedTarget: isReplacingFile ? { inode: local.inode, sizeBytes: local.sizeBytes, mtimeMs: local.mtimeMs } : 'absent'
+      })
+      return { inode: written.inode, mtimeMs: written.mtimeMs }
+    } catch (err) {
+      if (err instanceof TargetChangedError) throw new LocalChangedError(target)
+      throw err
+    }
   }
   if (target === record.path) await assertUnchanged(root, record.path, local)
   else await assertAbsent(root, target)
@@ -188,11 +195,19 @@ async function applyDeleteUnmapped (root: string, path: string, local: StoredRec
   await assertRealParents(root, path)
   await assertUnchanged(root, path, local)
   if (local === undefined || local.isDeleted) return true
+  await pausePoint('apply:delete-checked')
   const full = joinFolderPath(root, path)
   if (local.kind === 'dir') {
     try { await rmdir(full) } catch (err: any) {
       if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') return false
       if (err.code !== 'ENOENT') throw err
+    }
+  } else if (local.kind === 'file') {
+    try {
+      await removeFileIfUnchanged(full, { inode: local.inode, sizeBytes: local.sizeBytes, mtimeMs: local.mtimeMs })
+    } catch (err) {
+      if (err instanceof TargetChangedError) throw new LocalChangedError(path)
+      throw err
     }
   } else {
     await unlink(full).catch((err: any) => { if (err.code !== 'ENOENT') throw err })

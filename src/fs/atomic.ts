@@ -1,12 +1,13 @@
 // Writes a file so that readers only ever see the old content or the whole new content: a temp
 // file beside the target, fsync, whole-file hash check, optional last-moment check, rename, then
 // fsync of the directory so the rename itself survives a crash.
-import { open, rename, rm, utimes, chmod, mkdir } from 'node:fs/promises'
+import { open, rename, rm, utimes, chmod, mkdir, link, lstat, unlink } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { LansyncError } from '../errors.js'
 import { TEMP_PREFIX } from './ignore-rules.js'
-import { crashPoint } from '../fault.js'
+import { crashPoint, pausePoint } from '../fault.js'
 
 export interface AtomicWriteOptions {
   target: string
@@ -18,18 +19,45 @@ export interface AtomicWriteOptions {
   mtimeMs: number
   /** Called after the temp file is complete and before the rename; throw to abandon the write. */
   beforeRename?: () => Promise<void>
+  /**
+   * What the target must hold for the write to go ahead, checked by the replacement itself and not
+   * only before it (a user's save landing between a check and the rename would be lost):
+   * 'absent' creates the target with link(), which fails if a file appeared meanwhile; a file's
+   * facts keep the replaced file under a second name across the rename, and if it was written in
+   * place meanwhile it is put back. Either way TargetChangedError, and nothing of the user's lost.
+   */
+  expectedTarget?: 'absent' | ExpectedFile
 }
+
+/** The facts of a file the index knows (inode 0: unknown, not compared). */
+export interface ExpectedFile { inode: number, sizeBytes: number, mtimeMs: number }
+
+/** The target no longer holds what `expectedTarget` said; the new content was not put in place. */
+export class TargetChangedError extends Error {
+  constructor (target: string) { super(`${target} changed while it was being replaced`) }
+}
+
+/** File systems without hard links (FAT, some network mounts) answer these: fall back to rename. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS'])
 
 export function tempPathFor (target: string): string {
   return join(dirname(target), `${TEMP_PREFIX}${basename(target).slice(0, 100)}-${randomBytes(4).toString('hex')}`)
 }
 
-/** Writes atomically; returns the number of bytes written. The temp file never outlives a failure. */
-export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename }: AtomicWriteOptions): Promise<number> {
+/**
+ * What was put in place: its size, and the inode and mtime it was given, read from the temp file
+ * before the replacement (rename and link keep both), never from the path afterwards, where a
+ * user's save may already have replaced it.
+ */
+export interface WrittenFile { sizeBytes: number, inode: number, mtimeMs: number }
+
+/** Writes atomically. The temp file never outlives a failure. */
+export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget }: AtomicWriteOptions): Promise<WrittenFile> {
   await mkdir(dirname(target), { recursive: true })
   const temp = tempPathFor(target)
   const handle = await open(temp, 'wx', 0o600)
   let sizeBytes = 0
+  let written: Stats
   try {
     const hasher = createHash('sha256')
     for await (const chunk of chunks) {
@@ -50,16 +78,87 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
     await chmod(temp, mode & 0o7777)
     const seconds = utimesSeconds(mtimeMs)
     await utimes(temp, seconds, seconds)
+    written = await lstat(temp)
     if (beforeRename !== undefined) await beforeRename()
     crashPoint('apply:temp-written')
-    await rename(temp, target)
+    await pausePoint('apply:temp-written')
+    await replaceTarget(temp, target, expectedTarget)
+    await pausePoint('apply:renamed')
   } catch (err) {
     await handle.close().catch(() => {})
     await rm(temp, { force: true })
     throw err
   }
   await fsyncDir(dirname(target))
-  return sizeBytes
+  return { sizeBytes, inode: written.ino, mtimeMs: Math.floor(written.mtimeMs) }
+}
+
+async function replaceTarget (temp: string, target: string, expected: AtomicWriteOptions['expectedTarget']): Promise<void> {
+  if (expected === undefined) return await rename(temp, target)
+  if (expected === 'absent') {
+    try {
+      await link(temp, target)
+    } catch (err: any) {
+      if (err.code === 'EEXIST') throw new TargetChangedError(target)
+      if (!NO_HARD_LINKS.has(err.code)) throw err
+      return await rename(temp, target)
+    }
+    return await unlink(temp)
+  }
+  // The file being replaced stays reachable under `aside` until we know it was not written to.
+  const aside = tempPathFor(target)
+  let hasAside = true
+  try {
+    await link(target, aside)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') throw new TargetChangedError(target)
+    if (!NO_HARD_LINKS.has(err.code)) throw err
+    hasAside = false
+  }
+  try {
+    if (hasAside && !isExpectedFile(await lstat(aside), expected)) throw new TargetChangedError(target)
+    await rename(temp, target)
+    if (hasAside && !isExpectedFile(await lstat(aside), expected)) {
+      // Written in place while we replaced it: the user's bytes go back; the caller rescans and
+      // plans again (a conflict), and the remote version is still in the store.
+      await rename(aside, target)
+      hasAside = false
+      throw new TargetChangedError(target)
+    }
+  } finally {
+    if (hasAside) await rm(aside, { force: true })
+  }
+}
+
+/**
+ * Deletes `target` only if it still is the file `expected` describes: it is first renamed aside
+ * (so whatever a user saves there from then on is theirs, untouched), checked, and only then
+ * unlinked; a file that changed is put back. Throws TargetChangedError when it changed.
+ */
+export async function removeFileIfUnchanged (target: string, expected: ExpectedFile): Promise<void> {
+  const aside = tempPathFor(target)
+  try {
+    await rename(target, aside)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return // already gone: nothing to delete
+    throw err
+  }
+  if (isExpectedFile(await lstat(aside), expected)) return await unlink(aside)
+  try {
+    await link(aside, target)
+    await unlink(aside)
+  } catch (err: any) {
+    if (err.code !== 'EEXIST' && !NO_HARD_LINKS.has(err.code)) throw err
+    // Saved again at the same name meanwhile (or no hard links here): keep this one beside it
+    // under a plain name, so a scan records it as a file of its own.
+    await rename(aside, join(dirname(target), `${basename(target).slice(0, 200)}.lansync-saved-${randomBytes(3).toString('hex')}`))
+  }
+  throw new TargetChangedError(target)
+}
+
+function isExpectedFile (s: Stats, expected: ExpectedFile): boolean {
+  return s.isFile() && s.size === expected.sizeBytes && Math.floor(s.mtimeMs) === expected.mtimeMs &&
+    (expected.inode === 0 || expected.inode === s.ino)
 }
 
 export async function fsyncDir (dir: string): Promise<void> {

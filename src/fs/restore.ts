@@ -33,9 +33,10 @@ export async function restoreVersion (store: Store, version: VersionEntry, targe
     await symlink(version.linkTarget, target)
     return 0
   }
-  return await writeFileAtomically({
+  const written = await writeFileAtomically({
     target, chunks: versionContent(store, version), expectedHash: version.hash, mode: version.mode, mtimeMs: version.mtimeMs
   })
+  return written.sizeBytes
 }
 
 /** Rebuilds a whole folder as it was at `atMs` into an empty or new directory `dest`. */

@@ -250,10 +250,12 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
-      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const { action, local, isIgnored } = await this.plan(remote) // again: the index may have moved on meanwhile
-      if (isIgnored) { await this.runner.ignoreRemote(remote); return }
+      if (isIgnored) { await this.runner.ignoreRemote(remote); return } // a send-only folder's disk stays as it is
       if (action !== undefined) {
+        // Only a record that changes something waits for a missing disk; one we already hold must
+        // not hold up the batches behind it.
+        if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
         const content = contentToFetch(action)
         if (content !== undefined) await this.ensureBlocks(content) // usually all present already
         await this.apply(action, local)

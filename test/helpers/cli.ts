@@ -1,8 +1,8 @@
 // Runs the real `lansync` CLI and agent processes (from the TypeScript sources) in temp homes.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -58,8 +58,10 @@ export async function startAgent (home: string, args: string[] = [], { timeoutMs
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
-  child.stdout.on('data', d => { output += d })
-  child.stderr.on('data', d => { output += d })
+  const log = agentLogFile(home)
+  const note = (d: Buffer): void => { output += d; if (log !== undefined) appendFileSync(log, d) }
+  child.stdout.on('data', note)
+  child.stderr.on('data', note)
   const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
@@ -69,6 +71,15 @@ export async function startAgent (home: string, args: string[] = [], { timeoutMs
   await waitFor(() => output.includes(' ready'), { timeoutMs, what: `agent in ${home} to start; output:\n${output}` })
     .catch(async err => { await stop('SIGKILL'); throw new Error(`${(err as Error).message}\n${output}`) })
   return { child, output: () => output, stop }
+}
+
+let agentLogs = 0
+/** Where the test runner wants this agent's output kept (printed when the file fails), if anywhere. */
+function agentLogFile (home: string): string | undefined {
+  const dir = process.env.LANSYNC_TEST_LOG_DIR
+  if (dir === undefined) return undefined
+  agentLogs += 1
+  return join(dir, `${String(agentLogs).padStart(2, '0')}-${basename(dirname(home))}-${basename(home)}.log`)
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */

@@ -1,10 +1,80 @@
-// Writing a file's mtime: it must read back as the very ms the record holds.
+// The atomic write: a file's mtime must read back as the very ms the record holds, and a user's
+// save that lands between the last check and the replacement is never overwritten.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { statSync, utimesSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { utimesSeconds } from '../../src/fs/atomic.js'
+import { utimesSeconds, writeFileAtomically, TargetChangedError, type ExpectedFile } from '../../src/fs/atomic.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
+
+const remote = Buffer.from('the remote version')
+async function * chunksOf (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
+const facts = (file: string): ExpectedFile => { const s = statSync(file); return { inode: s.ino, sizeBytes: s.size, mtimeMs: Math.floor(s.mtimeMs) } }
+
+/** Writes `remote` over `target`, running `meanwhile` after the last check and before the replacement. */
+async function replaceWhile (target: string, expectedTarget: 'absent' | ExpectedFile, meanwhile: () => void): Promise<unknown> {
+  try {
+    await writeFileAtomically({
+      target, chunks: chunksOf(remote), expectedHash: createHash('sha256').update(remote).digest(), mode: 0o644, mtimeMs: 1_700_000_000_000,
+      beforeRename: async () => { meanwhile() },
+      expectedTarget
+    })
+    return undefined
+  } catch (err) { return err }
+}
+
+test('expected absent: a file saved there meanwhile is kept, not replaced', async () => {
+  const dir = tempDir()
+  const target = join(dir, 'new.txt')
+  const err = await replaceWhile(target, 'absent', () => { writeFileSync(join(dir, 'scratch'), 'saved by the user'); renameSync(join(dir, 'scratch'), target) })
+  assert.instance(err, TargetChangedError)
+  assert.is(readFileSync(target, 'utf8'), 'saved by the user')
+  assert.equal(readdirSync(dir), ['new.txt'], 'no temp file left')
+})
+
+test('expected file: written in place meanwhile (same inode) → kept', async () => {
+  const dir = tempDir()
+  const target = join(dir, 'f.txt')
+  writeFileSync(target, 'old')
+  utimesSync(target, 1_600_000_000, 1_600_000_000)
+  const err = await replaceWhile(target, facts(target), () => { writeFileSync(target, 'edited in place') })
+  assert.instance(err, TargetChangedError)
+  assert.is(readFileSync(target, 'utf8'), 'edited in place')
+  assert.equal(readdirSync(dir), ['f.txt'], 'no temp or aside file left')
+})
+
+test('expected file: replaced by a rename meanwhile (another inode) → kept', async () => {
+  const dir = tempDir()
+  const target = join(dir, 'f.txt')
+  writeFileSync(target, 'old')
+  const expected = facts(target)
+  const err = await replaceWhile(target, expected, () => { writeFileSync(join(dir, 'scratch'), 'old'); renameSync(join(dir, 'scratch'), target) })
+  assert.instance(err, TargetChangedError)
+  assert.is.not(statSync(target).ino, expected.inode)
+  assert.equal(readdirSync(dir), ['f.txt'])
+})
+
+test('expected file: deleted meanwhile → not recreated', async () => {
+  const dir = tempDir()
+  const target = join(dir, 'f.txt')
+  writeFileSync(target, 'old')
+  const err = await replaceWhile(target, facts(target), () => { renameSync(target, join(dir, 'elsewhere')) })
+  assert.instance(err, TargetChangedError)
+  assert.equal(readdirSync(dir), ['elsewhere'])
+})
+
+test('nothing changed meanwhile: replaced, with no file left beside it', async () => {
+  const dir = tempDir()
+  const existing = join(dir, 'f.txt')
+  writeFileSync(existing, 'old')
+  assert.is(await replaceWhile(existing, facts(existing), () => {}), undefined)
+  assert.is(await replaceWhile(join(dir, 'g.txt'), 'absent', () => {}), undefined)
+  assert.is(readFileSync(existing, 'utf8'), remote.toString())
+  assert.is(readFileSync(join(dir, 'g.txt'), 'utf8'), remote.toString())
+  assert.is(statSync(existing).nlink, 1)
+  assert.equal(readdirSync(dir).sort(), ['f.txt', 'g.txt'])
+})
 
 test('utimesSeconds: every ms reads back floored to itself (ms / 1000 misses about half)', () => {
   const file = join(tempDir(), 'f')

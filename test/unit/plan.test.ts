@@ -50,6 +50,24 @@ test('local newer or equal: nothing, whatever the content says', () => {
   assert.is(plan1(gone(file('a', 1, {}), { a: 3, b: 1 }), file('a', 2, { b: 1 })), undefined)
 })
 
+test('equal vectors, different bytes (two copies given one name): a conflict, both kept, the same everywhere', () => {
+  const path = 'a.sync-conflict-20261130-182538-AAAAAAA.txt'
+  const x = { ...file(path, 1, { a: 1 }), mtimeMs: 1000 }
+  const y = { ...file(path, 2, { a: 1 }), mtimeMs: 1500 }
+  const onX = planPath(x, y, LOCAL, short => short.slice(0, 7)) as any
+  const onY = planPath(y, x, REMOTE, short => short.slice(0, 7)) as any
+  assert.is(onX.type, 'conflict')
+  assert.is(onY.type, 'conflict')
+  assert.is(onX.winner, 'remote', 'the newer one keeps the name')
+  assert.is(onY.winner, 'local')
+  assert.is(onX.copy.path, onY.copy.path, 'the loser gets one new name on both devices')
+  assert.is.not(onX.copy.path, path)
+  assert.equal(onX.copy.hash, x.hash)
+  assert.equal(onX.copy.vector, onY.copy.vector)
+  // Only for live files with other bytes: equal vectors otherwise still mean nothing to do.
+  assert.is(planPath(x, { ...x, mtimeMs: 5 }, LOCAL, s => s), undefined)
+})
+
 test('remote newer: pull new content, kind changes, metadata-only changes', () => {
   const local = file('a', 1, { a: 1 })
   const cases: Array<[string, FileRecord, boolean]> = [
@@ -249,8 +267,11 @@ test('property: two devices planning the same pair reach the same record, loser 
     const onX = planPath(x, y, 'a', label)
     const onY = planPath(y, x, 'b', label)
     const order = compareVectors(x.vector, y.vector)
-    if (order === 'equal') { assert.is(onX, undefined); assert.is(onY, undefined); return }
-    if (order !== 'concurrent') return
+    // Equal vectors are nothing to do, unless both are files with other bytes (then a conflict, below).
+    const isLiveFiles = !x.isDeleted && !y.isDeleted && x.kind === 'file' && y.kind === 'file'
+    const isEqualButDifferent = order === 'equal' && isLiveFiles && Buffer.compare(x.hash, y.hash) !== 0
+    if (order === 'equal' && !isEqualButDifferent) { assert.is(onX, undefined); assert.is(onY, undefined); return }
+    if (order !== 'concurrent' && !isEqualButDifferent) return
     assert.ok(onX !== undefined && onY !== undefined)
     if (onX === undefined || onY === undefined) return
     // The same state on both devices (vectors differ only by who resolved).
