@@ -22,8 +22,8 @@ export interface OverrideResult {
 const BATCH = 500
 
 /**
- * Pushes this device's state over every out-of-sync path. A dry run lists them from the index
- * as it is (no scan, no write).
+ * Pushes this device's state over every out-of-sync path. A dry run only lists them: it scans
+ * (as the agent does anyway) but writes nothing to the folder and sends nothing.
  */
 export async function overrideFolder (runner: FolderRunner, { isDryRun = false, now = Date.now }: { isDryRun?: boolean, now?: () => number } = {}): Promise<OverrideResult> {
   const { id, label } = runner.folder
@@ -31,7 +31,7 @@ export async function overrideFolder (runner: FolderRunner, { isDryRun = false, 
   if (!(await runner.hasMarker())) {
     throw new LansyncError('FOLDER_MARKER_MISSING', `folder "${label}": its marker is missing at ${runner.folder.path}; mount its disk first, then override`)
   }
-  if (!isDryRun) await runner.scan(['']) // the records pushed say what the disk holds now
+  await runner.scan(['']) // the records pushed (or listed) say what the disk holds now
   return await runner.exclusive(async () => {
     const store = runner.store
     const seen: string[] = []

@@ -24,8 +24,8 @@ export interface RevertResult {
 }
 
 /**
- * Puts the cluster's version back over every local change. A dry run lists them from the index as
- * it is (no scan, no write).
+ * Puts the cluster's version back over every local change. A dry run only lists them: it scans
+ * (as the agent does anyway) but writes nothing to the folder.
  */
 export async function revertFolder (runner: FolderRunner, { isDryRun = false }: { isDryRun?: boolean } = {}): Promise<RevertResult> {
   const { id, label, path: root } = runner.folder
@@ -33,7 +33,7 @@ export async function revertFolder (runner: FolderRunner, { isDryRun = false }: 
   if (!(await runner.hasMarker())) {
     throw new LansyncError('FOLDER_MARKER_MISSING', `folder "${label}": its marker is missing at ${root}; mount its disk first, then revert`)
   }
-  if (!isDryRun) await runner.scan(['']) // every local change is recorded (and so in history) before it is replaced
+  await runner.scan(['']) // every local change is recorded (and so in history) before it is replaced, or listed
   const store = runner.store
   const planned: Action[] = []
   for await (const { path, base } of store.localChanges(id)) {
