@@ -1,4 +1,4 @@
-// `lansync folder add|list|remove|set|resume`: which directories this device syncs, and how.
+// `lansync folder add|list|remove|set|resume|override|revert`: which directories this device syncs, and how.
 import type { Argv } from 'yargs'
 import { loadConfig, updateConfig, type FolderType } from '../config.js'
 import { addFolder, removeFolder, setFolderSettings } from '../ops/folders.js'
@@ -47,6 +47,23 @@ export function folderCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           ...(args.maxDeleteShare !== undefined ? [`Folder "${folder.label}": remote deletes of more than ${Math.round(folder.maxDeleteShare * 100)}% of its files at once are held until \`lansync folder resume ${folder.label}\`${folder.maxDeleteShare >= 1 ? ' (guard off)' : ''}`] : []),
           ...(args.type !== undefined ? [`Folder "${folder.label}" is ${describeType(folder.type)}.`] : [])
         ].join('\n'))
+      })
+    .command('resume <folder>', 'apply the remote deletes the mass-delete guard held (they stay in history)',
+      y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'only list the held deletes' }),
+      async args => {
+        if (args.dryRun) {
+          const list = await invoke(args.home, 'folder.resume', { folder: args.folder, isDryRun: true })
+          print(args, list, () => list.held.length === 0
+            ? `Folder "${list.label as string}" holds no deletes.`
+            : [`Folder "${list.label as string}": \`lansync folder resume ${list.label as string}\` would delete ${list.held.length as number}:`,
+                ...list.held.map((h: any) => `  ${h.path as string}${h.kind === 'dir' ? '/' : ''} (deleted by ${h.deletedBy as string})`)].join('\n'))
+          return
+        }
+        const result = await invoke(args.home, 'folder.resume', { folder: args.folder })
+        print(args, result, () => result.held === 0
+          ? `Folder "${result.label as string}" holds no deletes; nothing to resume.`
+          : `Folder "${result.label as string}": ${result.deleted as number} held deletes applied${result.kept > 0 ? `, ${result.kept as number} files kept (changed here since)` : ''}; every deleted version stays in history (\`lansync restore PATH\`).`)
       })
     .command('override <folder>', "send-only: push this device's files over the remote changes it did not apply (peers keep theirs in history)",
       y => y.positional('folder', { type: 'string', demandOption: true, describe: 'label, id or path' })
