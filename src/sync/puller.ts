@@ -282,7 +282,15 @@ export class Puller {
         const isRemoved = await applyDelete(root, action.record.path, local)
         if (!isRemoved) {
           // It still holds files the peer did not know of: those are edits, and the edit wins.
-          if (action.keepIfNotEmpty !== undefined) await this.runner.commit([{ record: { ...action.keepIfNotEmpty, inode: local?.inode ?? 0 } }])
+          if (action.keepIfNotEmpty === undefined) return
+          const kept = { ...action.keepIfNotEmpty, inode: local?.inode ?? 0 }
+          // Receive-only, kept only by files added here: keeping it is a local change too, made
+          // over the cluster's tombstone (what a revert goes back to), and not sent.
+          if (this.runner.folder.type === 'receiveonly' && await this.holdsOnlyLocalFiles(action.record.path)) {
+            await this.runner.commit([{ record: { ...action.record, inode: 0 } }, { record: { ...kept, isLocalOnly: true } }])
+          } else {
+            await this.runner.commit([{ record: kept }])
+          }
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
@@ -314,6 +322,14 @@ export class Puller {
         return
       }
     }
+  }
+
+  /** Whether every live record under directory `path` is a local change (receive-only). */
+  private async holdsOnlyLocalFiles (path: string): Promise<boolean> {
+    for await (const r of this.runner.store.records(this.runner.folder.id, path)) {
+      if (!r.isDeleted && r.isLocalOnly !== true) return false
+    }
+    return true
   }
 
   /** Makes every block of `record` present in the block store, fetching only the missing ones. */

@@ -3,7 +3,7 @@
 // cluster's version back with `folder revert`. Nothing is lost: replaced versions stay in history.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs'
+import { writeFileSync, rmSync, existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
@@ -104,37 +104,45 @@ test('receive-only B: local edits, additions and deletions stay on B (locally ch
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   updateConfig(b.home, c => setFolderSettings(c, 'docs', { type: 'receiveonly' }))
   for (const name of ['x.txt', 'gone.txt', 'keep.txt', 'later.txt']) writeFileSync(join(a.folder, name), `${name} from A`)
+  mkdirSync(join(a.folder, 'd'))
+  writeFileSync(join(a.folder, 'd', 'a.txt'), 'in d')
   await a.start(); await b.start()
-  const original = await waitConverged([a, b])
+  await waitConverged([a, b])
 
   writeFileSync(join(b.folder, 'x.txt'), 'B\'s edit')
   writeFileSync(join(b.folder, 'later.txt'), 'B\'s edit of later')
   writeFileSync(join(b.folder, 'b-new.txt'), 'added on B')
+  writeFileSync(join(b.folder, 'd', 'mine.txt'), 'added on B in d')
   rmSync(join(b.folder, 'gone.txt'))
-  const docs = await waitFor(async () => { const f = await docsOf(b); return f.localChanges === 4 ? f : undefined }, { what: 'B to count 4 locally changed items' })
+  const docs = await waitFor(async () => { const f = await docsOf(b); return f.localChanges === 5 ? f : undefined }, { what: 'B to count 5 locally changed items' })
   assert.is(docs.type, 'receiveonly')
+  // A removes d: B removes A's file, and keeps d for its own (d becomes a local change, not sent).
+  rmSync(join(a.folder, 'd'), { recursive: true })
+  await waitFor(async () => !existsSync(join(b.folder, 'd', 'a.txt')) && (await docsOf(b)).localChanges === 6, { what: 'B to keep d for its own file' })
+  assert.ok(existsSync(join(b.folder, 'd', 'mine.txt')))
+  const original = snapshotTree(a.folder)
   const human = await cli(b.home, ['status'])
-  assert.match(human.stdout, /docs: receive only, 4 locally changed items not sent; `lansync folder revert docs`/)
+  assert.match(human.stdout, /docs: receive only, 6 locally changed items not sent; `lansync folder revert docs`/)
   // B's whole manifest (sent again after a restart) reaches A and changes nothing there.
   await b.stop(); await b.start()
   await waitManifestApplied(a, b)
-  assert.is((await docsOf(b)).localChanges, 4, 'local changes survive a restart')
+  assert.is((await docsOf(b)).localChanges, 6, 'local changes survive a restart')
   assert.equal(snapshotTree(a.folder), original, 'A is unchanged')
 
   // A changes a file B changed too: A's version wins on B, B's edit stays in history.
   writeFileSync(join(a.folder, 'later.txt'), 'A\'s newer later')
   await waitFor(() => readFileSync(join(b.folder, 'later.txt'), 'utf8') === 'A\'s newer later', { what: 'A\'s newer version to replace B\'s local edit' })
-  await waitFor(async () => (await docsOf(b)).localChanges === 3, { what: 'B to count 3 locally changed items' })
+  await waitFor(async () => (await docsOf(b)).localChanges === 5, { what: 'B to count 5 locally changed items' })
   assert.not.ok(readdirSync(b.folder).some(n => n.includes('sync-conflict')), 'no conflict copy')
   assert.is(await restoredFromHistory(b, 'later.txt', 'B\'s edit of later'), 'B\'s edit of later')
 
   const dry = await cli(b.home, ['folder', 'revert', 'docs', '--dry-run'])
-  assert.match(dry.stdout, /would take the other devices' version back for 3 locally changed paths:\n  b-new\.txt: removed \(added here\)\n  gone\.txt: restored \(deleted here\)\n  x\.txt: the local edit replaced by their version/)
-  assert.is((await docsOf(b)).localChanges, 3)
+  assert.match(dry.stdout, /would take the other devices' version back for 5 locally changed paths:\n  b-new\.txt: removed \(added here\)\n  d: removed \(added here\)\n  d\/mine\.txt: removed \(added here\)\n  gone\.txt: restored \(deleted here\)\n  x\.txt: the local edit replaced by their version/)
+  assert.is((await docsOf(b)).localChanges, 5)
   assert.is(readFileSync(join(b.folder, 'x.txt'), 'utf8'), 'B\'s edit')
 
   const result = await cli(b.home, ['folder', 'revert', 'docs', '--json'])
-  assert.is(result.json.reverted, 3)
+  assert.is(result.json.reverted, 5)
   assert.equal(result.json.failed, [])
   const tree = await waitConverged([a, b], { what: 'B to match A after the revert' })
   assert.equal(Object.keys(tree).sort(), ['gone.txt', 'keep.txt', 'later.txt', 'x.txt'])
