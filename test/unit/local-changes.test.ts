@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events'
 import { Store, type StoredRecord } from '../../src/store/store.js'
 import { Scanner } from '../../src/fs/scanner.js'
 import { ManifestSender } from '../../src/sync/manifest-sender.js'
-import type { FolderRunner } from '../../src/sync/folder-runner.js'
+import { FolderRunner } from '../../src/sync/folder-runner.js'
+import type { FolderConfig } from '../../src/config.js'
 import { cleanupAll, tempDir, waitFor } from '../helpers/cli.js'
 
 const DEVICE = 'aaaaaaaaaaaaaaaa'
@@ -72,7 +73,7 @@ test('the manifest sender skips local changes, in the initial manifest and live'
   await scanner.scanAll()
   const remote = { ...(await store.getRecord('f1', 'local.txt')) as StoredRecord, path: 'remote.txt', isLocalOnly: false }
   await store.commit('f1', [{ record: remote, origin: 'remote' }])
-  const runner = Object.assign(new EventEmitter(), { folder: { id: 'f1' } }) as unknown as FolderRunner
+  const runner = Object.assign(new EventEmitter(), { folder: { id: 'f1' } }) as unknown as FolderRunner // only its 'changed' events
   const sent: string[] = []
   const sender = new ManifestSender({ runner, store, sinceSequence: 0, send: async records => { sent.push(...records.map(r => r.path)) } })
   await sender.start()
@@ -103,6 +104,32 @@ test('send-only ignored records: kept, listed, dropped', async () => {
   assert.is(await store.getIgnored('f1', 'a'), undefined)
   await store.forgetFolder('f1')
   assert.is(await store.getIgnored('f1', 'b'), undefined)
+  await store.close()
+})
+
+test('a type changed while the agent was off is settled at start: local changes released, ignored records and peer progress dropped', async () => {
+  const { root, store } = await setup(() => false)
+  const folder: FolderConfig = { id: 'f1', label: 'f1', path: root, type: 'receiveonly', sharedWith: [], retention: { mode: 'all' }, isPaused: false, maxDeleteShare: 0.5 }
+  const before = new FolderRunner({ folder, store, device: DEVICE, isWatching: false })
+  writeFileSync(join(root, 'mine.txt'), 'local')
+  await before.start()
+  assert.is((await store.getRecord('f1', 'mine.txt'))?.isLocalOnly, true)
+  await before.close()
+  const remote = await store.getRecord('f1', 'mine.txt') as StoredRecord
+  await store.putIgnored('f1', [{ ...remote, path: 'theirs.txt' }])
+  await store.setPeerState('f1', 'bbbbbbbbbbbbbbbb', { epoch: 'e', sequence: 7 })
+
+  const after = new FolderRunner({ folder: { ...folder, type: 'sendreceive' }, store, device: DEVICE, isWatching: false })
+  const announced: string[] = []
+  after.on('changed', records => announced.push(...records.map(r => r.path)))
+  await after.start()
+  const released = await store.getRecord('f1', 'mine.txt')
+  assert.is(released?.isLocalOnly, undefined)
+  assert.equal(await localChanges(store), [])
+  assert.equal(announced, ['mine.txt'], 'released changes are announced like new ones')
+  assert.is(await store.getIgnored('f1', 'theirs.txt'), undefined)
+  assert.is(await store.getPeerState('f1', 'bbbbbbbbbbbbbbbb'), undefined, 'peers send their manifests again')
+  await after.close()
   await store.close()
 })
 
