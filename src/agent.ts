@@ -26,6 +26,9 @@ import { DashboardHost } from './dashboard/host.js'
 import { fetchPath, type FetchContext } from './sync/fetch.js'
 import type { Session } from './sync/session.js'
 import { Bandwidth, type Limits } from './sync/rate-limiter.js'
+import { overrideFolder } from './sync/override.js'
+import { isOutOfSync } from './core/folder-type.js'
+import { revertFolder } from './sync/revert.js'
 
 export interface AgentEvents {
   log: [string]
@@ -297,6 +300,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       case 'rescan': return await this.rescan(params)
       case 'fetch': return await fetchPath(this.fetchContext(), params)
       case 'folder.resume': return params.isDryRun === true ? await this.heldDeletes(params) : await this.resumeFolder(params)
+      case 'folder.override': return await this.withRunner(params, 'override', async runner => await overrideFolder(runner, { isDryRun: params.isDryRun === true }))
+      case 'folder.revert': return await this.withRunner(params, 'revert', async runner => await revertFolder(runner, { isDryRun: params.isDryRun === true }))
       case 'ping': return { deviceId: this.identity.deviceId }
       case 'pair.open': return await this.pairing.open(params, onProgress, signal)
       default: throw new LansyncError('CONTROL_FAILED', `unknown method ${method}`)
@@ -315,7 +320,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         await runner.close()
         this.runners.delete(id)
       } else {
-        runner.folder = folder // new settings (maxDeleteShare) apply from the next batch on
+        await runner.update(folder) // new settings (maxDeleteShare, type) apply from the next batch on
       }
     }
     for (const folder of wanted.values()) {
@@ -394,6 +399,24 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
   }
 
+  /**
+   * Runs `work` on a folder's runner: the running one, or (no agent, or a paused folder) one of
+   * its own without a watcher, closed afterwards. Logged as a person's action.
+   */
+  private async withRunner<T extends { paths: string[], isDryRun: boolean }> ({ folder: name }: { folder: string }, what: string, work: (runner: FolderRunner) => Promise<T>): Promise<T> {
+    const folder = findFolder(this.config, name)
+    let runner = this.runners.get(folder.id)
+    const isOwn = runner === undefined
+    runner ??= new FolderRunner({ folder, store: this.store, device: this.identity.short, isWatching: false, deviceName: short => this.deviceName(short) })
+    try {
+      const result = await work(runner)
+      if (!result.isDryRun) this.log(`${folder.label}: ${what} by a person: ${result.paths.length} paths`)
+      return result
+    } finally {
+      if (isOwn) await runner.close()
+    }
+  }
+
   private async rescan ({ folder }: { folder?: string }): Promise<unknown> {
     const targets = [...this.runners.values()].filter(r => folder === undefined || r.folder.id === folder || r.folder.label === folder)
     const out = []
@@ -419,8 +442,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const folders = []
     for (const folder of this.config.folders) {
       const runner = this.runners.get(folder.id)
-      let files = 0; let dirs = 0; let bytes = 0; let deleted = 0
+      let files = 0; let dirs = 0; let bytes = 0; let deleted = 0; let localChanges = 0
       for await (const r of this.store.records(folder.id)) {
+        if (r.isLocalOnly === true) localChanges += 1
         if (r.isDeleted) deleted += 1
         else if (r.kind === 'dir') dirs += 1
         else { files += 1; bytes += r.sizeBytes }
@@ -435,6 +459,9 @@ export class Agent extends EventEmitter<AgentEvents> {
         reason: folder.isPaused ? pausedReason(folder.label) : runner?.stateReason,
         isPaused: folder.isPaused,
         pendingDeletes: runner?.heldCount ?? await this.countHeld(folder.id),
+        // Receive-only: paths changed here and not sent; send-only: remote changes not applied here.
+        localChanges,
+        outOfSync: await countOutOfSync(this.store, folder.id, this.identity.short),
         files, dirs, bytes, deleted,
         sequence: meta.sequence,
         lastScanMs: runner?.lastScanMs ?? 0,
@@ -481,7 +508,8 @@ export class Agent extends EventEmitter<AgentEvents> {
           folderId: folder.id,
           localDevice: this.identity.short,
           deviceLabel: short => this.deviceLabel(short),
-          deviceName: short => this.deviceName(short)
+          deviceName: short => this.deviceName(short),
+          type: folder.type
         })
         peers.push({ ...base, isInitialReceived: pending.isInitialReceived, ...preview })
       }
@@ -521,7 +549,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         const folder = this.config.folders.find(f => f.id === folderId)
         if (folder === undefined) return
         const selection = folderSelection(folder)
-        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short, isSelected: (p, kind) => selection.isSelected(p, kind) }).scanPaths(paths)
+        await new Scanner({ folderId, root: folder.path, store: this.store, device: this.identity.short, isSelected: (p, kind) => selection.isSelected(p, kind), isLocalOnly: () => folder.type === 'receiveonly' }).scanPaths(paths)
       }
     }
   }
@@ -554,4 +582,13 @@ export class Agent extends EventEmitter<AgentEvents> {
 /** Why a folder a person paused does not sync, and how to undo it. */
 function pausedReason (label: string): string {
   return `paused by a person: synced with no device (local changes are still recorded); \`lansync folder resume ${label}\` to sync again`
+}
+
+/** Send-only: remote records kept as not applied that still differ from this device's. */
+async function countOutOfSync (store: Store, folderId: string, device: string): Promise<number> {
+  let n = 0
+  for await (const ignored of store.ignoredRecords(folderId)) {
+    if (isOutOfSync(await store.getRecord(folderId, ignored.path), ignored, device)) n += 1
+  }
+  return n
 }

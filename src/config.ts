@@ -9,8 +9,9 @@ import envPaths from 'env-paths'
 import { LansyncError } from './errors.js'
 import type { RetentionPolicy } from './core/retention.js'
 import { isRateLimit } from './core/rate.js'
+import { FOLDER_TYPES, type FolderType } from './core/folder-type.js'
 
-export type FolderType = 'sendreceive' | 'sendonly' | 'receiveonly'
+export type { FolderType } from './core/folder-type.js'
 
 export interface FolderConfig {
   id: string
@@ -212,6 +213,7 @@ function validateConfig (raw: any, file: string): Config {
     if (typeof f.id !== 'string' || typeof f.path !== 'string') bad('each folder needs an id and a path')
     f.label ??= f.id
     f.type ??= 'sendreceive'
+    if (!FOLDER_TYPES.includes(f.type)) bad(`folder ${String(f.id)}: type must be one of ${FOLDER_TYPES.join(', ')}, not ${JSON.stringify(f.type)}`)
     f.sharedWith ??= []
     f.retention ??= { mode: 'all' }
     f.isPaused ??= false

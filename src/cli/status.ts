@@ -22,6 +22,7 @@ export function statusCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           f.label, f.state + (f.reason !== undefined && f.reason !== null ? `: ${f.reason as string}` : ''), String(f.files), formatBytes(f.bytes), f.path
         ])]),
       ...selectionLines(s.folders),
+      ...typeLines(s.folders),
       ...peerLines(s.peers ?? []),
       ...problemLines(s.folders)
     ].join('\n'))
@@ -50,6 +51,21 @@ function peerLines (peers: any[]): string[] {
     return [p.name ?? '', connection, sync, rates]
   })
   return ['', table([['DEVICE', 'CONNECTION', 'FOLDERS', 'RATE'], ...rows])]
+}
+
+/** Send-only folders out of sync and receive-only folders with local changes, with the command that settles them. */
+function typeLines (folders: any[]): string[] {
+  const lines: string[] = []
+  for (const f of folders) {
+    const label = f.label as string
+    if (f.type === 'sendonly' && f.outOfSync > 0) {
+      lines.push(`${label}: send only, out of sync: ${f.outOfSync as number} remote change${f.outOfSync === 1 ? '' : 's'} not applied here; \`lansync folder override ${label}\` pushes this device's files`)
+    }
+    if (f.type === 'receiveonly' && f.localChanges > 0) {
+      lines.push(`${label}: receive only, ${f.localChanges as number} locally changed item${f.localChanges === 1 ? '' : 's'} not sent; \`lansync folder revert ${label}\` takes the other devices' version back`)
+    }
+  }
+  return lines.length === 0 ? [] : ['', ...lines]
 }
 
 /** Paths that could not be scanned or applied, per folder (the first few; --json lists all). */

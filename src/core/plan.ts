@@ -293,7 +293,8 @@ function depthOf (path: string): number {
   return depth
 }
 
-function orderActions (actions: Action[]): Action[] {
+/** Sorts actions into the safe order planFolder returns (see there). */
+export function orderActions (actions: Action[]): Action[] {
   const keyed = actions.map(action => ({ action, phase: phaseOf(action), depth: depthOf(action.record.path), path: action.record.path }))
   keyed.sort((x, y) => {
     if (x.phase !== y.phase) return x.phase - y.phase

@@ -73,6 +73,8 @@ export interface ScannerOptions {
    * selection that is gone from disk is forgotten, never made a tombstone.
    */
   isSelected?: (path: string, kind: FileKind) => boolean
+  /** Receive-only folders: whether changes found now are local-only (kept here, not sent; see StoredRecord). */
+  isLocalOnly?: () => boolean
 }
 
 /** A path whose disk state differs from the index; `isGone` when it no longer exists at all. */
@@ -87,12 +89,14 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly staleTempsBeforeMs: number
   private readonly batchChanges: number
   private readonly batchBytes: number
+  private readonly isLocalOnly: () => boolean
   readonly ignore: IgnoreRules
   private readonly isSelected: (path: string, kind: FileKind) => boolean
 
-  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024, isSelected = () => true }: ScannerOptions) {
+  constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024, isSelected = () => true, isLocalOnly = () => false }: ScannerOptions) {
     super()
     this.isSelected = isSelected
+    this.isLocalOnly = isLocalOnly
     this.staleTempsBeforeMs = staleTempsBeforeMs
     this.folderId = folderId
     this.root = root
@@ -238,6 +242,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       if (c.isForgotten === true && c.previous !== undefined) { forgotten.push(c.previous); continue }
       const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
+      if (change.origin !== undefined) change.record.isLocalOnly = this.isLocalOnly()
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted
       if (change.origin === undefined) { /* only local facts (mtime, inode) refreshed: not a change */ } else if (change.record.isDeleted) result.deleted.push(c.path)
       else if (wasPresent) result.modified.push(c.path)

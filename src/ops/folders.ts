@@ -7,6 +7,7 @@ import { DEFAULT_MAX_DELETE_SHARE, MARKER_DIR, isDeleteShare, writeFileAtomic, t
 import { LansyncError } from '../errors.js'
 import { findFolder } from './locate.js'
 import { parseSelectionPatterns } from '../core/selection.js'
+import { FOLDER_TYPES } from '../core/folder-type.js'
 
 const FOLDER_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
 const MARKER_FILE = 'folder.json'
@@ -36,6 +37,9 @@ export function addFolder (config: Config, home: string, params: AddFolderParams
   if (params.id !== undefined && markerId !== undefined && markerId !== params.id) {
     throw new LansyncError('FOLDER_EXISTS', `${path} was already folder "${markerId}"; add it with that id, or remove ${join(path, MARKER_DIR)} first`)
   }
+  if (params.type !== undefined && !FOLDER_TYPES.includes(params.type)) {
+    throw new LansyncError('ARG_INVALID', `--type must be one of ${FOLDER_TYPES.join(', ')}, not ${String(params.type)}`)
+  }
   const id = params.id ?? markerId ?? newFolderId()
   if (config.folders.some(f => f.id === id)) throw new LansyncError('FOLDER_EXISTS', `a folder with id ${id} is already configured`)
   const label = params.label ?? id
@@ -53,16 +57,20 @@ export function removeFolder (config: Config, name: string): FolderConfig {
   return folder
 }
 
-export interface FolderSettings { maxDeleteShare?: number }
+export interface FolderSettings { maxDeleteShare?: number, type?: FolderType }
 
 /** Changes a folder's settings in `config` (the caller saves it). */
 export function setFolderSettings (config: Config, name: string, settings: FolderSettings): FolderConfig {
   const folder = findFolder(config, name)
-  if (settings.maxDeleteShare === undefined) throw new LansyncError('ARG_INVALID', 'name a setting to change, e.g. --max-delete-share 0.3')
-  if (!isDeleteShare(settings.maxDeleteShare)) {
+  if (settings.maxDeleteShare === undefined && settings.type === undefined) throw new LansyncError('ARG_INVALID', 'name a setting to change, e.g. --max-delete-share 0.3 or --type receiveonly')
+  if (settings.maxDeleteShare !== undefined && !isDeleteShare(settings.maxDeleteShare)) {
     throw new LansyncError('ARG_INVALID', `--max-delete-share must be a share of the folder from 0 to 1 (e.g. 0.3 for 30%; 1 turns the guard off), not ${String(settings.maxDeleteShare)}`)
   }
-  folder.maxDeleteShare = settings.maxDeleteShare
+  if (settings.type !== undefined && !FOLDER_TYPES.includes(settings.type)) {
+    throw new LansyncError('ARG_INVALID', `--type must be one of ${FOLDER_TYPES.join(', ')}, not ${String(settings.type)}`)
+  }
+  if (settings.maxDeleteShare !== undefined) folder.maxDeleteShare = settings.maxDeleteShare
+  if (settings.type !== undefined) folder.type = settings.type
   return folder
 }
 

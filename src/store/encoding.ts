@@ -11,6 +11,11 @@ const KINDS: FileKind[] = ['file', 'dir', 'symlink']
 export interface StoredRecord extends FileRecord {
   /** Inode number when last scanned or written here (0 when unknown). */
   inode: number
+  /**
+   * Receive-only folders: a local change, never sent to peers. The cluster's record it replaced
+   * is kept beside it in the store (see Store.localBase) until a remote version or a revert.
+   */
+  isLocalOnly?: boolean
 }
 
 /** One version of one path in history. */
@@ -23,7 +28,7 @@ export interface VersionEntry extends FileRecord {
 
 interface Packed {
   p: string; k: number; s: number; m: number; o: number; v: Record<string, number>; d: boolean
-  bh: Uint8Array; bs: number[]; h: Uint8Array; l: string; by: string; q: number; n?: number; r?: number; g?: string
+  bh: Uint8Array; bs: number[]; h: Uint8Array; l: string; by: string; q: number; n?: number; r?: number; g?: string; lo?: boolean
 }
 
 function packFields (r: FileRecord): Packed {
@@ -51,11 +56,13 @@ function unpackFields (x: Packed): FileRecord {
 }
 
 export function encodeStoredRecord (r: StoredRecord): Uint8Array {
-  return packr.pack({ ...packFields(r), n: r.inode })
+  return packr.pack(r.isLocalOnly === true ? { ...packFields(r), n: r.inode, lo: true } : { ...packFields(r), n: r.inode })
 }
 export function decodeStoredRecord (bytes: Uint8Array): StoredRecord {
   const x = unpackValue(bytes)
-  return { ...unpackFields(x), inode: x.n ?? 0 }
+  const record: StoredRecord = { ...unpackFields(x), inode: x.n ?? 0 }
+  if (x.lo === true) record.isLocalOnly = true
+  return record
 }
 
 export function encodeVersion (v: VersionEntry): Uint8Array {

@@ -10,6 +10,8 @@
 //   h␀folder␀path            → a remote tombstone held by the mass-delete guard (msgpack StoredRecord)
 //   k␀folder␀path            → the latest version known of a path this device does not hold (not
 //                              selected, or ignored): a peer's record, or ours forgotten (msgpack StoredRecord)
+//   l␀folder␀path            → receive-only: the cluster's record a local change replaced (StoredRecord, or nil: none)
+//   o␀folder␀path            → send-only: the newest remote record not applied here (msgpack StoredRecord)
 
 const SEP = '\x00'
 
@@ -45,6 +47,13 @@ export function heldPrefix (folderId: string): string { return `h${SEP}${folderI
 
 export function knownKey (folderId: string, path: string): string { return `k${SEP}${folderId}${SEP}${path}` }
 export function knownPrefix (folderId: string): string { return `k${SEP}${folderId}${SEP}` }
+
+export function localBaseKey (folderId: string, path: string): string { return `l${SEP}${folderId}${SEP}${path}` }
+export function localBasePrefix (folderId: string): string { return `l${SEP}${folderId}${SEP}` }
+export const LOCAL_BASE_PREFIX = `l${SEP}`
+
+export function ignoredKey (folderId: string, path: string): string { return `o${SEP}${folderId}${SEP}${path}` }
+export function ignoredPrefix (folderId: string): string { return `o${SEP}${folderId}${SEP}` }
 
 /**
  * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL

@@ -136,8 +136,17 @@ export class Store {
       const path = change.record.path
       const previous = pending.get(path) ?? await this.getRecord(folderId, path)
       if (previous !== undefined) batch.push({ type: 'del', key: keys.sequenceKey(folderId, previous.sequence) })
+      // Receive-only: the first local change of a path keeps the cluster's record beside it; a
+      // record that is not a local change (a remote version, a revert) drops it.
+      const isLocalOnly = change.record.isLocalOnly === true
+      if (isLocalOnly && previous?.isLocalOnly !== true) {
+        batch.push({ type: 'put', key: keys.localBaseKey(folderId, path), value: previous === undefined ? encodeValue(null) : encodeStoredRecord({ ...previous, inode: 0 }) })
+      } else if (!isLocalOnly && previous?.isLocalOnly === true) {
+        batch.push({ type: 'del', key: keys.localBaseKey(folderId, path) })
+      }
       sequence += 1
       const record: StoredRecord = { ...change.record, sequence }
+      if (!isLocalOnly) delete record.isLocalOnly
       batch.push({ type: 'put', key: keys.indexKey(folderId, path), value: encodeStoredRecord(record) })
       batch.push({ type: 'put', key: keys.sequenceKey(folderId, sequence), value: Buffer.from(path) })
       if (change.origin !== undefined) {
@@ -232,10 +241,11 @@ export class Store {
 
   /** Every block hash referenced by any version or index record of any folder (hex, repeats possible). */
   async * referencedBlockHashes (): AsyncGenerator<string> {
-    for (const prefix of ['v\x00', 'i\x00']) {
+    // The cluster records of local changes too: `folder revert` writes them back.
+    for (const prefix of ['v\x00', 'i\x00', keys.LOCAL_BASE_PREFIX]) {
       for await (const value of this.db.values(keys.prefixRange(prefix))) {
-        const entry = decodeStoredRecord(value)
-        for (const b of entry.blocks) yield Buffer.from(b.hash).toString('hex')
+        const entry = decodeBase(value)
+        for (const b of entry?.blocks ?? []) yield Buffer.from(b.hash).toString('hex')
       }
     }
   }
@@ -248,7 +258,7 @@ export class Store {
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
-    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId)]) {
+    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId), keys.localBasePrefix(folderId), keys.ignoredPrefix(folderId)]) {
       await this.db.clear(keys.prefixRange(prefix))
     }
     await this.db.del(keys.folderMetaKey(folderId))
@@ -324,6 +334,45 @@ export class Store {
     await this.db.batch(batch as any, { sync: true })
   }
 
+  // ---- folder types ------------------------------------------------------------------------
+
+  /**
+   * Receive-only: the cluster's record of a locally changed path, from before its first local
+   * change (null: the cluster had none, the path was added here); undefined when the path is not
+   * locally changed. Written and dropped by `commit` along with the record's `isLocalOnly`.
+   */
+  async localBase (folderId: string, path: string): Promise<StoredRecord | null | undefined> {
+    const bytes = await this.db.get(keys.localBaseKey(folderId, path))
+    return bytes === undefined ? undefined : decodeBase(bytes)
+  }
+
+  /** Every locally changed path of a folder with its cluster record, in path order. */
+  async * localChanges (folderId: string): AsyncGenerator<{ path: string, base: StoredRecord | null }> {
+    const prefix = keys.localBasePrefix(folderId)
+    for await (const [key, value] of this.db.iterator(keys.prefixRange(prefix))) yield { path: key.slice(prefix.length), base: decodeBase(value) }
+  }
+
+  /** Send-only: the newest remote record of a path not applied here, if any. */
+  async getIgnored (folderId: string, path: string): Promise<StoredRecord | undefined> {
+    const bytes = await this.db.get(keys.ignoredKey(folderId, path))
+    return bytes === undefined ? undefined : decodeStoredRecord(bytes)
+  }
+
+  async putIgnored (folderId: string, records: FileRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.db.batch(records.map(r => ({ type: 'put' as const, key: keys.ignoredKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })), { sync: true })
+  }
+
+  /** Send-only: remote records not applied here, in path order. */
+  async * ignoredRecords (folderId: string): AsyncGenerator<StoredRecord> {
+    for await (const value of this.db.values(keys.prefixRange(keys.ignoredPrefix(folderId)))) yield decodeStoredRecord(value)
+  }
+
+  async dropIgnored (folderId: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return
+    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.ignoredKey(folderId, p) })), { sync: true })
+  }
+
   // ---- peers -------------------------------------------------------------------------------
 
   async getPeerState (folderId: string, deviceShort: string): Promise<PeerState | undefined> {
@@ -331,7 +380,17 @@ export class Store {
     return bytes === undefined ? undefined : decodeValue<PeerState>(bytes)
   }
 
+  /** Forgets how far every peer's manifest was applied: the next sessions send it whole again. */
+  async forgetPeerStates (folderId: string): Promise<void> {
+    await this.db.clear(keys.prefixRange(keys.peerPrefix(folderId)))
+  }
+
   async setPeerState (folderId: string, deviceShort: string, state: PeerState): Promise<void> {
     await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true })
   }
+}
+
+/** A stored record, or null (msgpack nil: "no record"). */
+function decodeBase (bytes: Uint8Array): StoredRecord | null {
+  return decodeValue<unknown>(bytes) === null ? null : decodeStoredRecord(bytes)
 }

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MARKER_DIR, type FolderConfig } from '../config.js'
 import type { DeviceShort, FileRecord } from '../core/types.js'
+import { isOutOfSync, mergeIgnored } from '../core/folder-type.js'
 import { canBeMassDelete, isMassDelete, RECENT_DELETES_MS } from '../core/delete-guard.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { IGNORE_FILE } from '../fs/ignore-rules.js'
@@ -68,6 +69,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   private readonly retryMs: number
   private readonly markerPollMs: number
   private readonly deviceName: (short: DeviceShort) => string
+  /** This device's short ID (version vectors). */
+  readonly device: DeviceShort
   /** The state scans leave (idle, scanning, error); `state` may override it with paused or stopped. */
   private scanState: FolderState = 'starting'
   private scanReason: string | undefined
@@ -92,6 +95,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   constructor ({ folder, store, device, isWatching = true, retryMs = 10_000, markerPollMs = 2000, deviceName = short => short }: FolderRunnerOptions) {
     super()
     this.deviceName = deviceName
+    this.device = device
     this.currentFolder = folder
     this.selection = folderSelection(folder)
     this.store = store
@@ -99,7 +103,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.markerPollMs = markerPollMs
     this.isWatching = isWatching
     // Temp files older than this process are left from writes a crash cut short (see Scanner).
-    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000, isSelected: (path, kind) => this.selection.isSelected(path, kind) })
+    this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000, isSelected: (path, kind) => this.selection.isSelected(path, kind), isLocalOnly: () => this.folder.type === 'receiveonly' })
     this.scanner.on('progress', p => this.emit('progress', p))
     this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
     this.servable = new ServableBlocks(store, folder.id)
@@ -182,6 +186,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
 
   async start (): Promise<void> {
     await this.recountHeld()
+    await this.settleType()
     await this.startWatcher()
     await this.scan([''])
   }
@@ -330,6 +335,57 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.heldAuthors = authors
   }
 
+
+  // ---- folder types ----------------------------------------------------------------------
+
+  /** New settings from a config reload; a changed type takes effect at once (see settleType). */
+  async update (folder: FolderConfig): Promise<void> {
+    const isTypeChanged = folder.type !== this.folder.type
+    this.folder = folder
+    if (isTypeChanged) await this.settleType()
+  }
+
+  /**
+   * What a type change leaves behind (at a reload, or found at start after a change made while
+   * the agent was off): a folder no longer receive-only sends its local changes (they become
+   * ordinary changes, as in Syncthing); one no longer send-only forgets the remote records it
+   * ignored and how far it read each peer, so peers send their manifests again and they are
+   * applied under the new type.
+   */
+  private async settleType (): Promise<void> {
+    const { id, type } = this.folder
+    await this.exclusive(async () => {
+      if (type !== 'receiveonly') {
+        const released: Change[] = []
+        for await (const { path } of this.store.localChanges(id)) {
+          const record = await this.store.getRecord(id, path)
+          if (record !== undefined) released.push({ record: { ...record, isLocalOnly: false } })
+        }
+        await this.commit(released)
+      }
+      if (type !== 'sendonly') {
+        const paths: string[] = []
+        for await (const r of this.store.ignoredRecords(id)) paths.push(r.path)
+        if (paths.length > 0) {
+          await this.store.dropIgnored(id, paths)
+          await this.store.forgetPeerStates(id)
+        }
+      }
+    })
+  }
+
+  /** Send-only: keeps a remote record this folder does not apply (merged with what it knew of the path). Call inside `exclusive`. */
+  async ignoreRemote (remote: FileRecord): Promise<void> {
+    const existing = await this.store.getIgnored(this.folder.id, remote.path)
+    await this.store.putIgnored(this.folder.id, [mergeIgnored(existing, remote)])
+  }
+
+  /** Send-only: drops the kept remote record of `path` once this device's record caught up with it. Call inside `exclusive`. */
+  async forgetCaughtUp (path: string): Promise<void> {
+    const ignored = await this.store.getIgnored(this.folder.id, path)
+    if (ignored === undefined) return
+    if (!isOutOfSync(await this.store.getRecord(this.folder.id, path), ignored, this.device)) await this.store.dropIgnored(this.folder.id, [path])
+  }
 
   /** Queues a scan of `paths` ('' = all). Scans run one at a time; queued paths are merged. */
   async scan (paths: Iterable<string>): Promise<void> {

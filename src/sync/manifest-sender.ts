@@ -63,9 +63,12 @@ export class ManifestSender {
     let bytes = 0
     const meta = await this.store.folderMeta(this.runner.folder.id)
     const upTo = meta.sequence
+    let skipped = 0
     for await (const record of this.store.recordsSince(this.runner.folder.id, this.sentSequence)) {
       if (this.isClosed) return
       if (record.sequence > upTo) break
+      // A receive-only folder's local changes stay here: peers keep the cluster's version.
+      if (record.isLocalOnly === true) { skipped = record.sequence; continue }
       batch.push(record)
       bytes += 120 + record.path.length + record.blocks.length * 40
       if (batch.length >= BATCH_RECORDS || bytes >= BATCH_BYTES) {
@@ -74,6 +77,8 @@ export class ManifestSender {
         bytes = 0
       }
     }
+    // Skipped local changes count as reached (an empty last batch says so).
+    this.sentSequence = Math.max(this.sentSequence, skipped)
     // The initial manifest always ends with an `isLast` batch, even an empty one.
     if (batch.length > 0 || isInitial) await this.flush(batch, isInitial, isInitial)
   }
@@ -86,8 +91,12 @@ export class ManifestSender {
 
   private async sendLive (records: StoredRecord[]): Promise<void> {
     if (this.isClosed) return
-    const fresh = records.filter(r => r.sequence > this.sentSequence)
-    if (fresh.length === 0) return
+    const after = records.filter(r => r.sequence > this.sentSequence)
+    const fresh = after.filter(r => r.isLocalOnly !== true)
+    if (fresh.length === 0) {
+      for (const r of after) this.sentSequence = Math.max(this.sentSequence, r.sequence)
+      return
+    }
     for (let i = 0; i < fresh.length; i += BATCH_RECORDS) {
       await this.flush(fresh.slice(i, i + BATCH_RECORDS), false, false)
     }

@@ -135,8 +135,9 @@ export class PeerManager extends EventEmitter<PeersEvents> {
     const before = this.config
     this.config = config
     for (const [deviceId, session] of this.sessions) {
-      const sharedBefore = before.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '')).sort().join()
-      const sharedNow = config.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '')).sort().join()
+      // A type change reconnects too: the new hello asks for what a send-only folder ignored.
+      const sharedBefore = before.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '') + f.type).sort().join()
+      const sharedNow = config.folders.filter(f => f.sharedWith.includes(deviceId)).map(f => f.id + (f.isPaused ? 'p' : '') + f.type).sort().join()
       if (!this.isPaired(deviceId)) session.close('PEER_UNKNOWN', 'this device was unpaired')
       else if (this.isPaused(deviceId)) session.close('PEER_PAUSED', `${this.ctx.deviceName} paused syncing with this device`)
       else if (sharedBefore !== sharedNow) session.close('PEER_FOLDERS_CHANGED', 'shared folders changed; reconnecting')

@@ -1,6 +1,7 @@
 // `lansync plan`: what applying a peer's not-yet-applied records would do here, computed by the
 // same pure planner the puller runs, against the index as it is now. Reads only; changes nothing.
-import { contentToFetch, isCopyNeeded, planPath, type Action } from '../core/plan.js'
+import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
+import { decideRemote, type FolderType } from '../core/folder-type.js'
 import type { FileRecord } from '../core/types.js'
 import type { Store } from '../store/store.js'
 
@@ -28,17 +29,21 @@ export interface PreviewOptions {
   localDevice: string
   deviceLabel: (short: string) => string
   deviceName: (short: string) => string
+  /** The folder's type: a send-only folder applies no change, a receive-only one replaces local changes (see core/folder-type.ts). */
+  type?: FolderType
 }
 
 /** Plans each record (the newest per path) against the local index, path by path. */
-export async function previewRecords (records: FileRecord[], { store, folderId, localDevice, deviceLabel, deviceName }: PreviewOptions): Promise<PeerPreview> {
+export async function previewRecords (records: FileRecord[], { store, folderId, localDevice, deviceLabel, deviceName, type = 'sendreceive' }: PreviewOptions): Promise<PeerPreview> {
   const latest = new Map<string, FileRecord>()
   for (const r of records) if ((latest.get(r.path)?.sequence ?? -1) <= r.sequence) latest.set(r.path, r)
   const out: PeerPreview = { pull: [], delete: [], conflict: [], indexOnly: 0, files: 0, bytes: 0, bytesToFetch: 0 }
   const counted = new Set<string>() // a block needed twice crosses the network once
   for (const remote of [...latest.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) {
     const local = await store.getRecord(folderId, remote.path)
-    const action = await planWithCopy(store, folderId, local, remote, localDevice, deviceLabel)
+    const base = type === 'receiveonly' && local?.isLocalOnly === true ? await store.localBase(folderId, remote.path) : undefined
+    const decision = decideRemote({ type, local, remote, base, localDevice, deviceLabel })
+    const action = decision.kind === 'apply' ? await withoutMadeCopy(store, folderId, decision.action) : undefined
     if (action === undefined) continue
     const content = contentToFetch(action)
     const toFetch = content === undefined ? 0 : await missingBytes(store, content, counted)
@@ -61,10 +66,9 @@ export async function previewRecords (records: FileRecord[], { store, folderId, 
   return out
 }
 
-/** The planner's action, with the conflict copy dropped when the index already has it (as the puller does). */
-async function planWithCopy (store: Store, folderId: string, local: FileRecord | undefined, remote: FileRecord, localDevice: string, deviceLabel: (short: string) => string): Promise<Action | undefined> {
-  const action = planPath(local, remote, localDevice, deviceLabel)
-  if (action?.type === 'conflict' && action.copy !== undefined && !isCopyNeeded(action.copy, await store.getRecord(folderId, action.conflictPath))) {
+/** The conflict copy dropped when the index already has it (as the puller does). */
+async function withoutMadeCopy (store: Store, folderId: string, action: Action): Promise<Action> {
+  if (action.type === 'conflict' && action.copy !== undefined && !isCopyNeeded(action.copy, await store.getRecord(folderId, action.conflictPath))) {
     return { ...action, copy: undefined }
   }
   return action

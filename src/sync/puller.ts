@@ -1,7 +1,8 @@
 // Brings one folder up to date with what one peer announced: plans each batch of remote records
 // against the index, fetches only the blocks the block store lacks (so renames, copies and old
 // versions cost nothing), and applies each action atomically inside the folder's write queue.
-import { contentToFetch, isCopyNeeded, planPath, type Action } from '../core/plan.js'
+import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
+import { decideRemote } from '../core/folder-type.js'
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
@@ -248,9 +249,16 @@ export class Puller {
     return sources
   }
 
-  private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined }> {
-    const local = await this.runner.store.getRecord(this.runner.folder.id, remote.path)
-    return { action: planPath(local, remote, this.localDevice, this.deviceLabel), local }
+  /**
+   * The action for a remote record, as the folder's type decides (see core/folder-type.ts):
+   * `isIgnored` when a send-only folder does not apply it.
+   */
+  private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined, isIgnored: boolean }> {
+    const { id, type } = this.runner.folder
+    const local = await this.runner.store.getRecord(id, remote.path)
+    const base = type === 'receiveonly' && local?.isLocalOnly === true ? await this.runner.store.localBase(id, remote.path) : undefined
+    const decision = decideRemote({ type, local, remote, base, localDevice: this.localDevice, deviceLabel: this.deviceLabel })
+    return { action: decision.kind === 'apply' ? decision.action : undefined, local, isIgnored: decision.kind === 'ignore' }
   }
 
   /** Plans a record and fetches the blocks it needs, outside the write queue (scans go on meanwhile). */
@@ -262,14 +270,17 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
-      const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
-      if (action === undefined) return
-      // Only a record that changes something waits for a missing disk; one we already hold must
-      // not hold up the batches behind it.
-      if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
-      const content = contentToFetch(action)
-      if (content !== undefined) await this.ensureBlocks(content) // usually all present already
-      await this.apply(action, local)
+      const { action, local, isIgnored } = await this.plan(remote) // again: the index may have moved on meanwhile
+      if (isIgnored) { await this.runner.ignoreRemote(remote); return } // a send-only folder's disk stays as it is
+      if (action !== undefined) {
+        // Only a record that changes something waits for a missing disk; one we already hold must
+        // not hold up the batches behind it.
+        if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
+        const content = contentToFetch(action)
+        if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+        await this.apply(action, local)
+      }
+      if (this.runner.folder.type === 'sendonly') await this.runner.forgetCaughtUp(remote.path)
     })
   }
 
@@ -291,7 +302,15 @@ export class Puller {
         const isRemoved = await applyDelete(root, action.record.path, local)
         if (!isRemoved) {
           // It still holds files the peer did not know of: those are edits, and the edit wins.
-          if (action.keepIfNotEmpty !== undefined) await this.runner.commit([{ record: { ...action.keepIfNotEmpty, inode: local?.inode ?? 0 } }])
+          if (action.keepIfNotEmpty === undefined) return
+          const kept = { ...action.keepIfNotEmpty, inode: local?.inode ?? 0 }
+          // Receive-only, kept only by files added here: keeping it is a local change too, made
+          // over the cluster's tombstone (what a revert goes back to), and not sent.
+          if (this.runner.folder.type === 'receiveonly' && await this.holdsOnlyLocalFiles(action.record.path)) {
+            await this.runner.commit([{ record: { ...action.record, inode: 0 } }, { record: { ...kept, isLocalOnly: true } }])
+          } else {
+            await this.runner.commit([{ record: kept }])
+          }
           return
         }
         await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
@@ -323,6 +342,14 @@ export class Puller {
         return
       }
     }
+  }
+
+  /** Whether every live record under directory `path` is a local change (receive-only). */
+  private async holdsOnlyLocalFiles (path: string): Promise<boolean> {
+    for await (const r of this.runner.store.records(this.runner.folder.id, path)) {
+      if (!r.isDeleted && r.isLocalOnly !== true) return false
+    }
+    return true
   }
 
   /** Makes every block of `record` present in the block store, fetching only the missing ones. */

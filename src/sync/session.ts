@@ -325,6 +325,9 @@ export class Session extends EventEmitter<SessionEvents> {
   private async acknowledge (folderId: string): Promise<void> {
     const link = this.links.get(folderId)
     if (link === undefined || this.isClosed) return
+    // The folder's type changed since this session began (it is closing): what it read must not
+    // count, so that the next session is sent everything again (see FolderRunner.settleType).
+    if (link.folder.type !== link.runner.folder.type) return
     const failed = link.puller.lowestFailedSequence()
     const acknowledged = failed === undefined ? link.appliedSequence : Math.min(link.appliedSequence, failed - 1)
     if (acknowledged <= link.savedSequence) return
