@@ -3,7 +3,9 @@
 // survive a crash are written with `sync: true`; every block is checked against its hash on read.
 import { Level } from 'level'
 import { createHash, randomBytes } from 'node:crypto'
-import { LansyncError } from '../errors.js'
+import { readdir, stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import * as keys from './keys.js'
 import {
@@ -40,12 +42,29 @@ type Batch = Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'de
  */
 const LEVEL_TUNING = { writeBufferSize: 32 * 1024 * 1024, maxFileSize: 32 * 1024 * 1024 }
 
+/** Room kept free beyond the write-ahead logs before the store reopens after a failed write. */
+const REOPEN_MARGIN_BYTES = 4 * 1024 * 1024
+
+/** Whether `err` is a store write that failed for lack of room or another I/O reason (retryable once there is room). */
+export function isStoreWriteError (err: unknown): boolean {
+  return isLansyncError(err, 'STORE_FULL') || isLansyncError(err, 'STORE_IO')
+}
+
 export class Store {
   readonly dir: string
   private readonly db: Level<string, Uint8Array>
   private readonly metas = new Map<string, FolderMeta>()
   private readonly now: () => number
   private isClosed = false
+  /**
+   * Set when a write failed (a full disk, an I/O error): no write goes to the database until it
+   * is reopened. LevelDB may have left part of the failed record in its write-ahead log, and a
+   * record appended after that one would be misaligned and silently dropped when the log is read
+   * back at the next start; a failed flush of the memtable leaves every later write failing too.
+   * Reopening replays the log up to the failed record into a table and starts a new log.
+   */
+  private writeError: LansyncError | undefined
+  private reopening: Promise<void> | undefined
 
   private constructor (dir: string, db: Level<string, Uint8Array>, now: () => number) {
     this.dir = dir
@@ -86,7 +105,7 @@ export class Store {
     let meta: FolderMeta
     if (bytes === undefined) {
       meta = { epoch: randomBytes(8).toString('hex'), sequence: 0 }
-      await this.db.put(keys.folderMetaKey(folderId), encodeValue(meta), { sync: true })
+      await this.write(async () => await this.db.put(keys.folderMetaKey(folderId), encodeValue(meta), { sync: true }))
     } else {
       meta = decodeValue<FolderMeta>(bytes)
     }
@@ -149,7 +168,7 @@ export class Store {
     }
     const next: FolderMeta = { epoch: meta.epoch, sequence }
     batch.push({ type: 'put', key: keys.folderMetaKey(folderId), value: encodeValue(next) })
-    await this.db.batch(batch as any, { sync: true })
+    await this.write(async () => await this.db.batch(batch as any, { sync: true }))
     this.metas.set(folderId, next)
     return stored
   }
@@ -168,7 +187,7 @@ export class Store {
   async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
     const key = keys.blockKey(hash)
     if (!isKnownMissing && await this.db.has(key)) return
-    await this.db.put(key, bytes)
+    await this.write(async () => await this.db.put(key, bytes))
   }
 
   /**
@@ -194,7 +213,7 @@ export class Store {
 
   async deleteBlocks (hexHashes: string[]): Promise<void> {
     if (hexHashes.length === 0) return
-    await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true })
+    await this.write(async () => await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true }))
   }
 
   /** Asks LevelDB to compact the block range so deleted blocks free their disk space now. */
@@ -243,15 +262,15 @@ export class Store {
   async deleteVersions (folderId: string, versions: Array<Pick<FileRecord, 'path' | 'sequence'>>): Promise<void> {
     if (versions.length === 0) return
     const batch = versions.map(v => ({ type: 'del' as const, key: keys.versionKey(folderId, v.path, v.sequence) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
     for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId)]) {
-      await this.db.clear(keys.prefixRange(prefix))
+      await this.write(async () => await this.db.clear(keys.prefixRange(prefix)))
     }
-    await this.db.del(keys.folderMetaKey(folderId))
+    await this.write(async () => await this.db.del(keys.folderMetaKey(folderId)))
     this.metas.delete(folderId)
   }
 
@@ -265,7 +284,7 @@ export class Store {
   async holdRecords (folderId: string, records: FileRecord[]): Promise<void> {
     if (records.length === 0) return
     const batch = records.map(r => ({ type: 'put' as const, key: keys.heldKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   async isHeld (folderId: string, path: string): Promise<boolean> {
@@ -279,7 +298,7 @@ export class Store {
 
   async dropHeld (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
-    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true })
+    await this.write(async () => await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true }))
   }
 
   // ---- known, not held ----------------------------------------------------------------------
@@ -294,12 +313,12 @@ export class Store {
   async putKnown (folderId: string, records: FileRecord[]): Promise<void> {
     if (records.length === 0) return
     const batch = records.map(r => ({ type: 'put' as const, key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   async dropKnown (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
-    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.knownKey(folderId, p) })), { sync: true })
+    await this.write(async () => await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.knownKey(folderId, p) })), { sync: true }))
   }
 
   /** Known versions of paths not held here, in path order. */
@@ -321,7 +340,7 @@ export class Store {
       batch.push({ type: 'del', key: keys.sequenceKey(folderId, r.sequence) })
     }
     for (const r of known) batch.push({ type: 'put', key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })
-    await this.db.batch(batch as any, { sync: true })
+    await this.write(async () => await this.db.batch(batch as any, { sync: true }))
   }
 
   // ---- peers -------------------------------------------------------------------------------
@@ -332,6 +351,73 @@ export class Store {
   }
 
   async setPeerState (folderId: string, deviceShort: string, state: PeerState): Promise<void> {
-    await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true })
+    await this.write(async () => await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true }))
   }
+
+  // ---- failed writes -------------------------------------------------------------------------
+
+  /** The last write failure, while no write can be made (for status); undefined when writes work. */
+  get writeProblem (): LansyncError | undefined { return this.writeError }
+
+  /** Throws the write failure unless the store can write (reopening it first if a write failed). */
+  async assertWritable (): Promise<void> {
+    if (this.writeError !== undefined) await this.reopen()
+  }
+
+  /** Runs one write; a failure is mapped to STORE_FULL or STORE_IO and stops writes until a reopen. */
+  private async write<T> (work: () => Promise<T>): Promise<T> {
+    if (this.writeError !== undefined) await this.reopen()
+    try {
+      return await work()
+    } catch (err: any) {
+      if (this.isClosed || err?.code !== 'LEVEL_IO_ERROR') throw err
+      const message: string = err.message ?? String(err)
+      this.writeError = /no space left|ENOSPC|quota/i.test(message)
+        ? new LansyncError('STORE_FULL', `the disk holding the store is full: cannot write to ${this.dir} (${message}); free some space there, lansync goes on by itself`, { cause: err })
+        : new LansyncError('STORE_IO', `cannot write to the store ${this.dir}: ${message}`, { cause: err })
+      throw this.writeError
+    }
+  }
+
+  /**
+   * Reopens the database after a failed write, once the disk has room to turn the write-ahead log
+   * into a table (else it stays as it is, readable, and the failure is thrown again). One reopen
+   * at a time; operations meanwhile wait for it (abstract-level defers them).
+   */
+  private async reopen (): Promise<void> {
+    this.reopening ??= (async () => {
+      try {
+        const failed = this.writeError
+        if (failed === undefined) return
+        const freeBytes = await freeBytesAt(this.dir)
+        const needBytes = await logBytes(this.dir) + REOPEN_MARGIN_BYTES
+        if (freeBytes < needBytes) throw failed
+        if (this.db.status === 'open') await this.db.close()
+        try {
+          await this.db.open()
+        } catch (err: any) {
+          throw new LansyncError(failed.code, `${failed.message}; reopening it failed: ${err?.cause?.message ?? err?.message}`, { cause: err })
+        }
+        this.writeError = undefined
+        this.metas.clear() // a write reported failed may be in the log after all: read the sequences again
+      } finally {
+        this.reopening = undefined
+      }
+    })()
+    await this.reopening
+  }
+}
+
+async function freeBytesAt (dir: string): Promise<number> {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize
+}
+
+/** The bytes of LevelDB's write-ahead logs in `dir` (what a reopen writes into a table). */
+async function logBytes (dir: string): Promise<number> {
+  let n = 0
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.log')) n += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size
+  }
+  return n
 }

@@ -12,7 +12,7 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { IGNORE_FILE } from '../fs/ignore-rules.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
-import type { Change, Store, StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
 import { Selection, isKnownNews } from '../core/selection.js'
 
@@ -422,6 +422,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
         return
       }
       this.setScanState('error', err.message)
+      // The store cannot write: a problem of the whole folder (status lists it) until a full scan succeeds.
+      if (isStoreWriteError(err)) this.reportProblem({ path: '', code: err.code, message: err.message }, 'scan')
       clearTimeout(this.retryTimer)
       if (!this.isClosed) this.retryTimer = setTimeout(() => { void this.scan(['']) }, this.retryMs)
     }

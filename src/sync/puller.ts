@@ -31,7 +31,7 @@ export interface PullerOptions {
  * moved out of the way): the record is tried again. Others (a name this filesystem cannot hold, a
  * block the peer no longer has) wait for the next version of the path.
  */
-const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO'])
+const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO', 'STORE_FULL'])
 const DEFAULT_RETRY_MS = 10_000
 
 export class Puller {
@@ -269,6 +269,9 @@ export class Puller {
       if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
       const content = contentToFetch(action)
       if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+      // Nothing changes on disk while the store cannot record it (its disk is full): a file
+      // replaced now would hold a version the index does not know.
+      await this.runner.store.assertWritable()
       await this.apply(action, local)
     })
   }
