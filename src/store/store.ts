@@ -85,7 +85,12 @@ export class Store {
       if (cause?.code === 'LEVEL_CORRUPTION') {
         throw new LansyncError('STORE_CORRUPT', `the database ${dir} is corrupt (${cause.message}); run \`lansync repair\``, { cause: err })
       }
-      throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${cause?.message ?? err?.message}`, { cause: err })
+      const message: string = cause?.message ?? err?.message
+      if (isNoSpace(message)) {
+        // Opening replays the write-ahead log into a table, which needs room.
+        throw new LansyncError('STORE_FULL', `the disk holding the store is full: cannot open the database ${dir} (${message}); free some space there and start again`, { cause: err })
+      }
+      throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${message}`, { cause: err })
     }
     return new Store(dir, db, now)
   }
@@ -372,7 +377,7 @@ export class Store {
     } catch (err: any) {
       if (this.isClosed || err?.code !== 'LEVEL_IO_ERROR') throw err
       const message: string = err.message ?? String(err)
-      this.writeError = /no space left|ENOSPC|quota/i.test(message)
+      this.writeError = isNoSpace(message)
         ? new LansyncError('STORE_FULL', `the disk holding the store is full: cannot write to ${this.dir} (${message}); free some space there, lansync goes on by itself`, { cause: err })
         : new LansyncError('STORE_IO', `cannot write to the store ${this.dir}: ${message}`, { cause: err })
       throw this.writeError
@@ -406,6 +411,11 @@ export class Store {
     })()
     await this.reopening
   }
+}
+
+/** Whether a LevelDB error message says the disk is full (it carries the OS's text, not errno). */
+function isNoSpace (message: string): boolean {
+  return /no space left|ENOSPC|quota exceeded/i.test(message)
 }
 
 async function freeBytesAt (dir: string): Promise<number> {

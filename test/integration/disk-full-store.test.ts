@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, cpSync, mkdirSync, openSync, writeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { cleanupAll, onCleanup, runCli, tempDir, waitFor } from '../helpers/cli.js'
@@ -14,6 +14,8 @@ import { makeCluster } from '../helpers/cluster.js'
 import { Ledger } from '../helpers/ledger.js'
 import { callAgent } from '../../src/control/client.js'
 import { homePaths } from '../../src/config.js'
+import { isLansyncError } from '../../src/errors.js'
+import { Store, type StoredRecord } from '../../src/store/store.js'
 
 const MiB = 1024 * 1024
 
@@ -33,7 +35,52 @@ function mountSmallDisk (dir: string, sizeMiB: number): true | string {
   return true
 }
 
+/** Writes `file` until the disk is full. */
+function fillUp (file: string): void {
+  const fd = openSync(file, 'w')
+  try {
+    for (;;) writeSync(fd, Buffer.alloc(MiB))
+  } catch (err: any) {
+    if (err.code !== 'ENOSPC') throw err
+  } finally { closeSync(fd) }
+}
+
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+
+test('the store: a write after a failed one is not lost at the next open, and writes wait for room', async () => {
+  const dir = join(tempDir('lansync-store-full-'), 'db')
+  const mounted = mountSmallDisk(dir, 48)
+  if (mounted !== true) { console.log(`SKIP disk-full-store: ${mounted}`); return }
+  const filler = join(dir, 'zz-filler')
+  writeFileSync(filler, Buffer.alloc(28 * MiB)) // the log fills about 20 MiB; reopening needs as much again
+  let store = await Store.open(dir)
+  let failure: unknown
+  const stored: Buffer[] = []
+  for (let i = 0; i < 400 && failure === undefined; i++) {
+    const bytes = randomBytes(64 * 1024)
+    try { await store.putBlock(createHash('sha256').update(bytes).digest(), bytes); stored.push(bytes) } catch (err) { failure = err }
+  }
+  assert.ok(isLansyncError(failure, 'STORE_FULL'), `a full disk is STORE_FULL: ${String(failure)}`)
+  assert.ok((failure as Error).message.includes(dir))
+  // Still full: a write is refused at once, and nothing is appended to the log.
+  const refused = await store.commit('f', [{ record: record('x.txt'), origin: 'local' }]).catch(err => err)
+  assert.ok(isLansyncError(refused, 'STORE_FULL'))
+  assert.is(await store.getRecord('f', 'x.txt'), undefined)
+  // Room again: the next write reopens the store and succeeds; it is still there after a restart
+  // (written to the log LevelDB left a partial record in, it would be dropped when the log is read back).
+  rmSync(filler)
+  const [committed] = await store.commit('f', [{ record: record('x.txt'), origin: 'local' }])
+  assert.is(committed.sequence, 1)
+  await store.close()
+  store = await Store.open(dir)
+  assert.is((await store.getRecord('f', 'x.txt'))?.sequence, 1)
+  for (const bytes of stored.slice(-3)) assert.ok(await store.hasBlock(createHash('sha256').update(bytes).digest()), 'blocks stored before the failure are kept')
+  await store.close()
+})
+
+function record (path: string): Omit<StoredRecord, 'sequence'> {
+  return { path, kind: 'file', sizeBytes: 0, mtimeMs: 1000, mode: 0o644, vector: { aaaa: 1 }, isDeleted: false, blocks: [], hash: createHash('sha256').digest(), linkTarget: '', modifiedBy: 'aaaa', inode: 0 }
+}
 
 test('a full store disk is reported, nothing unrecorded replaces a file, and the receiver catches up once there is room', async () => {
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
@@ -87,6 +134,22 @@ test('a full store disk is reported, nothing unrecorded replaces a file, and the
   await ledger.check({ timeoutMs: 45_000 })
   await waitFor(async () => (await b.status()).folders[0].problems.length === 0 ? true : undefined, { timeoutMs: 20_000, what: 'b to have no problem left' })
   assert.is((await b.status()).folders[0].state, 'idle')
+
+  // What b wrote after reopening its store survives a restart (the write-ahead log was not left broken).
+  await b.stop(); await b.start()
+  await ledger.check({ timeoutMs: 30_000 })
+
+  // A start while the store's disk is full (opening replays the log into a table) fails clearly; with room it starts.
+  ledger.write(a, 'after.bin', randomBytes(4 * MiB))
+  await waitFor(() => readdirSync(b.folder).includes('after.bin'), { timeoutMs: 20_000, what: 'after.bin to reach b' })
+  await b.stop()
+  fillUp(join(db, 'zz-filler'))
+  const refused = await runCli(b.home, ['start', '--no-mdns', '--listen', `127.0.0.1:${b.port}`])
+  assert.is.not(refused.code, 0)
+  assert.match(refused.stderr + refused.stdout, /STORE_FULL|the disk holding the store is full/)
+  rmSync(join(db, 'zz-filler'))
+  await b.start()
+  await ledger.check({ timeoutMs: 30_000 })
   await a.stop(); await b.stop()
 })
 
