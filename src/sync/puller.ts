@@ -5,7 +5,7 @@ import { contentToFetch, isCopyNeeded, planPath, type Action } from '../core/pla
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
-import type { StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Change, type StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
@@ -262,6 +262,7 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
+      await this.runner.recordUnrecorded()
       const { action, local } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (action === undefined) return
       // Only a record that changes something waits for a missing disk; one we already hold must
@@ -287,7 +288,15 @@ export class Puller {
         crashPoint('apply:renamed')
         const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
           Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
-        await this.runner.commit([{ record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }])
+        const change: Change = { record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }
+        try {
+          await this.runner.commit([change])
+        } catch (err) {
+          // In place but not recorded (the store's disk filled meanwhile): recorded as this remote
+          // version once the store can write, not taken for a local edit by the next scan.
+          if (isStoreWriteError(err) && action.record.kind === 'file') this.runner.noteUnrecorded(change)
+          throw err
+        }
         return
       }
       case 'delete': {

@@ -153,5 +153,26 @@ test('a full store disk is reported, nothing unrecorded replaces a file, and the
   await a.stop(); await b.stop()
 })
 
+test('a file put in place just before the store filled up is recorded as the remote version once there is room', async () => {
+  const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
+  const db = homePaths(b.home).db
+  const mounted = mountSmallDisk(db, 48)
+  if (mounted !== true) { console.log(`SKIP disk-full-store: ${mounted}`); return }
+  const ledger = new Ledger([a, b])
+  await a.start()
+  const agent = await b.start({ env: { LANSYNC_PAUSE_AT: 'apply:renamed:3000' } })
+  // 8 MiB: its record lists enough blocks not to fit in what is left of the log's last page.
+  ledger.write(a, 'x.bin', randomBytes(8 * MiB))
+  await waitFor(() => agent.output().includes('pause point apply:renamed reached'), { timeoutMs: 30_000, what: 'b to put x.bin in place' })
+  const filler = join(db, 'zz-filler')
+  fillUp(filler)
+  await waitFor(async () => (await b.status()).folders[0].problems.some((p: any) => p.path === 'x.bin' && p.code === 'STORE_FULL'), { timeoutMs: 20_000, what: 'b to fail to record x.bin' })
+  rmSync(filler)
+  await ledger.check({ timeoutMs: 45_000 })
+  const { versions } = await callAgent(join(b.home, 'agent.sock'), 'history', { path: join(b.folder, 'x.bin') })
+  assert.equal(versions.map((v: any) => [v.device, v.origin]), [['a', 'remote']], 'recorded as a\'s version, not as an edit made on b')
+  await a.stop(); await b.stop()
+})
+
 test.after(cleanupAll)
 test.run()
