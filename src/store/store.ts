@@ -106,7 +106,7 @@ export class Store {
   async folderMeta (folderId: string): Promise<FolderMeta> {
     const cached = this.metas.get(folderId)
     if (cached !== undefined) return cached
-    const bytes = await this.db.get(keys.folderMetaKey(folderId))
+    const bytes = await this.read(async () => await this.db.get(keys.folderMetaKey(folderId)))
     let meta: FolderMeta
     if (bytes === undefined) {
       meta = { epoch: randomBytes(8).toString('hex'), sequence: 0 }
@@ -121,7 +121,7 @@ export class Store {
   // ---- index -------------------------------------------------------------------------------
 
   async getRecord (folderId: string, path: string): Promise<StoredRecord | undefined> {
-    const bytes = await this.db.get(keys.indexKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.indexKey(folderId, path)))
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
@@ -131,14 +131,14 @@ export class Store {
     const range = underPath === ''
       ? keys.prefixRange(prefix)
       : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
-    for await (const value of this.db.values(range)) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(range))) yield decodeStoredRecord(value)
   }
 
   /** Records changed after `sequence`, in sequence order: the incremental manifest. */
   async * recordsSince (folderId: string, sequence: number): AsyncGenerator<StoredRecord> {
     const prefix = keys.sequencePrefix(folderId)
     const range = { gt: keys.sequenceKey(folderId, sequence), lt: keys.prefixRange(prefix).lt }
-    for await (const pathBytes of this.db.values(range)) {
+    for await (const pathBytes of this.iterate(() => this.db.values(range))) {
       const record = await this.getRecord(folderId, Buffer.from(pathBytes).toString('utf8'))
       if (record !== undefined) yield record
     }
@@ -181,7 +181,7 @@ export class Store {
   // ---- blocks ------------------------------------------------------------------------------
 
   async hasBlock (hash: Uint8Array): Promise<boolean> {
-    return await this.db.has(keys.blockKey(hash))
+    return await this.read(async () => await this.db.has(keys.blockKey(hash)))
   }
 
   /**
@@ -191,7 +191,7 @@ export class Store {
    */
   async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
     const key = keys.blockKey(hash)
-    if (!isKnownMissing && await this.db.has(key)) return
+    if (!isKnownMissing && await this.read(async () => await this.db.has(key))) return
     await this.write(async () => await this.db.put(key, bytes))
   }
 
@@ -200,7 +200,7 @@ export class Store {
    * the hash of everything they read anyway); undefined when the store does not hold it.
    */
   async getBlock (hash: Uint8Array, { isVerified = true } = {}): Promise<Uint8Array | undefined> {
-    const bytes = await this.db.get(keys.blockKey(hash))
+    const bytes = await this.read(async () => await this.db.get(keys.blockKey(hash)))
     if (bytes === undefined) return undefined
     if (!isVerified) return bytes
     const actual = createHash('sha256').update(bytes).digest()
@@ -211,7 +211,7 @@ export class Store {
   }
 
   async * blockHashes (): AsyncGenerator<{ hash: string, sizeBytes: number }> {
-    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX))) {
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX)))) {
       yield { hash: key.slice(keys.BLOCK_PREFIX.length), sizeBytes: value.byteLength }
     }
   }
@@ -232,7 +232,7 @@ export class Store {
   /** Every version of a path, oldest first. */
   async versions (folderId: string, path: string): Promise<VersionEntry[]> {
     const out: VersionEntry[] = []
-    for await (const value of this.db.values(keys.prefixRange(keys.versionPathPrefix(folderId, path)))) {
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.versionPathPrefix(folderId, path))))) {
       out.push(decodeVersion(value))
     }
     return out
@@ -242,7 +242,7 @@ export class Store {
   async * versionsByPath (folderId: string): AsyncGenerator<{ path: string, versions: VersionEntry[] }> {
     let path: string | undefined
     let group: VersionEntry[] = []
-    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.versionFolderPrefix(folderId)))) {
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(keys.versionFolderPrefix(folderId))))) {
       const parsed = keys.parseVersionKey(folderId, key)
       if (parsed.path !== path) {
         if (path !== undefined) yield { path, versions: group }
@@ -257,7 +257,7 @@ export class Store {
   /** Every block hash referenced by any version or index record of any folder (hex, repeats possible). */
   async * referencedBlockHashes (): AsyncGenerator<string> {
     for (const prefix of ['v\x00', 'i\x00']) {
-      for await (const value of this.db.values(keys.prefixRange(prefix))) {
+      for await (const value of this.iterate(() => this.db.values(keys.prefixRange(prefix)))) {
         const entry = decodeStoredRecord(value)
         for (const b of entry.blocks) yield Buffer.from(b.hash).toString('hex')
       }
@@ -293,12 +293,12 @@ export class Store {
   }
 
   async isHeld (folderId: string, path: string): Promise<boolean> {
-    return await this.db.has(keys.heldKey(folderId, path))
+    return await this.read(async () => await this.db.has(keys.heldKey(folderId, path)))
   }
 
   /** Held tombstones of a folder, in path order. */
   async * heldRecords (folderId: string): AsyncGenerator<StoredRecord> {
-    for await (const value of this.db.values(keys.prefixRange(keys.heldPrefix(folderId)))) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.heldPrefix(folderId))))) yield decodeStoredRecord(value)
   }
 
   async dropHeld (folderId: string, paths: string[]): Promise<void> {
@@ -310,7 +310,7 @@ export class Store {
 
   /** The latest version known of a path this device does not hold, if any. */
   async getKnown (folderId: string, path: string): Promise<StoredRecord | undefined> {
-    const bytes = await this.db.get(keys.knownKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.knownKey(folderId, path)))
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
@@ -328,7 +328,7 @@ export class Store {
 
   /** Known versions of paths not held here, in path order. */
   async * knownRecords (folderId: string): AsyncGenerator<StoredRecord> {
-    for await (const value of this.db.values(keys.prefixRange(keys.knownPrefix(folderId)))) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.knownPrefix(folderId))))) yield decodeStoredRecord(value)
   }
 
   /**
@@ -351,7 +351,7 @@ export class Store {
   // ---- peers -------------------------------------------------------------------------------
 
   async getPeerState (folderId: string, deviceShort: string): Promise<PeerState | undefined> {
-    const bytes = await this.db.get(keys.peerKey(folderId, deviceShort))
+    const bytes = await this.read(async () => await this.db.get(keys.peerKey(folderId, deviceShort)))
     return bytes === undefined ? undefined : decodeValue<PeerState>(bytes)
   }
 
@@ -367,6 +367,31 @@ export class Store {
   /** Throws the write failure unless the store can write (reopening it first if a write failed). */
   async assertWritable (): Promise<void> {
     if (this.writeError !== undefined) await this.reopen()
+  }
+
+  /** Runs one read, after a reopen in progress; a read the reopen cut off is STORE_IO (retried like a failed write). */
+  private async read<T> (work: () => Promise<T>): Promise<T> {
+    if (this.reopening !== undefined) await this.reopening.catch(() => {})
+    try {
+      return await work()
+    } catch (err) {
+      throw this.readError(err)
+    }
+  }
+
+  /** Iterates a range, after a reopen in progress; an iterator the reopen closed ends with STORE_IO. */
+  private async * iterate<T> (make: () => AsyncIterable<T>): AsyncGenerator<T> {
+    if (this.reopening !== undefined) await this.reopening.catch(() => {})
+    try {
+      for await (const item of make()) yield item
+    } catch (err) {
+      throw this.readError(err)
+    }
+  }
+
+  private readError (err: any): unknown {
+    if (this.isClosed || (err?.code !== 'LEVEL_DATABASE_NOT_OPEN' && err?.code !== 'LEVEL_ITERATOR_NOT_OPEN')) return err
+    return new LansyncError('STORE_IO', `the store ${this.dir} is being reopened after a failed write${this.writeError !== undefined ? ` (${this.writeError.message})` : ''}; try again`, { cause: err })
   }
 
   /** Runs one write; a failure is mapped to STORE_FULL or STORE_IO and stops writes until a reopen. */
