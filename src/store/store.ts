@@ -361,9 +361,6 @@ export class Store {
 
   // ---- failed writes -------------------------------------------------------------------------
 
-  /** The last write failure, while no write can be made (for status); undefined when writes work. */
-  get writeProblem (): LansyncError | undefined { return this.writeError }
-
   /** Throws the write failure unless the store can write (reopening it first if a write failed). */
   async assertWritable (): Promise<void> {
     if (this.writeError !== undefined) await this.reopen()
@@ -412,29 +409,27 @@ export class Store {
   /**
    * Reopens the database after a failed write, once the disk has room to turn the write-ahead log
    * into a table (else it stays as it is, readable, and the failure is thrown again). One reopen
-   * at a time; operations meanwhile wait for it (abstract-level defers them).
+   * at a time; reads and writes that start meanwhile wait for it.
    */
   private async reopen (): Promise<void> {
-    this.reopening ??= (async () => {
-      try {
-        const failed = this.writeError
-        if (failed === undefined) return
-        const freeBytes = await freeBytesAt(this.dir)
-        const needBytes = await logBytes(this.dir) + REOPEN_MARGIN_BYTES
-        if (freeBytes < needBytes) throw failed
-        if (this.db.status === 'open') await this.db.close()
-        try {
-          await this.db.open()
-        } catch (err: any) {
-          throw new LansyncError(failed.code, `${failed.message}; reopening it failed: ${err?.cause?.message ?? err?.message}`, { cause: err })
-        }
-        this.writeError = undefined
-        this.metas.clear() // a write reported failed may be in the log after all: read the sequences again
-      } finally {
-        this.reopening = undefined
-      }
-    })()
+    this.reopening ??= this.reopenNow().finally(() => { this.reopening = undefined })
     await this.reopening
+  }
+
+  private async reopenNow (): Promise<void> {
+    const failed = this.writeError
+    if (failed === undefined) return
+    const freeBytes = await freeBytesAt(this.dir)
+    const needBytes = await logBytes(this.dir) + REOPEN_MARGIN_BYTES
+    if (freeBytes < needBytes) throw failed
+    if (this.db.status === 'open') await this.db.close()
+    try {
+      await this.db.open()
+    } catch (err: any) {
+      throw new LansyncError(failed.code, `${failed.message}; reopening it failed: ${err?.cause?.message ?? err?.message}`, { cause: err })
+    }
+    this.writeError = undefined
+    this.metas.clear() // a write reported failed may be in the log after all: read the sequences again
   }
 }
 
