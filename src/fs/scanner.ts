@@ -10,7 +10,7 @@ import type { DeviceShort, FileKind } from '../core/types.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
-import type { Change, Store, StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { hashFileStable } from './hasher.js'
 import { IgnoreRules, isTempFile } from './ignore-rules.js'
 import { crashPoint } from '../fault.js'
@@ -327,6 +327,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       return { record: { ...base, sizeBytes: 0, mtimeMs: c.mtimeMs, blocks: [], hash: EMPTY_HASH, linkTarget: '', inode: c.inode }, origin: 'local' }
     } catch (err) {
       if (isLansyncError(err, 'PATH_NOT_FOUND')) return undefined // gone meanwhile: the next scan sees the deletion
+      if (isStoreWriteError(err)) throw err // the store cannot record anything: the whole scan fails, and is retried
       if (isLansyncError(err)) { this.problem(result, c.path, err.code, err.message); return undefined }
       const e = err as NodeJS.ErrnoException
       if (e.code === 'ENOENT') return undefined

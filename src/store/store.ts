@@ -3,7 +3,9 @@
 // survive a crash are written with `sync: true`; every block is checked against its hash on read.
 import { Level } from 'level'
 import { createHash, randomBytes } from 'node:crypto'
-import { LansyncError } from '../errors.js'
+import { readdir, stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import * as keys from './keys.js'
 import {
@@ -40,12 +42,29 @@ type Batch = Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'de
  */
 const LEVEL_TUNING = { writeBufferSize: 32 * 1024 * 1024, maxFileSize: 32 * 1024 * 1024 }
 
+/** Room kept free beyond the write-ahead logs before the store reopens after a failed write. */
+const REOPEN_MARGIN_BYTES = 4 * 1024 * 1024
+
+/** Whether `err` is a store write that failed for lack of room or another I/O reason (retryable once there is room). */
+export function isStoreWriteError (err: unknown): boolean {
+  return isLansyncError(err, 'STORE_FULL') || isLansyncError(err, 'STORE_IO')
+}
+
 export class Store {
   readonly dir: string
   private readonly db: Level<string, Uint8Array>
   private readonly metas = new Map<string, FolderMeta>()
   private readonly now: () => number
   private isClosed = false
+  /**
+   * Set when a write failed (a full disk, an I/O error): no write goes to the database until it
+   * is reopened. LevelDB may have left part of the failed record in its write-ahead log, and a
+   * record appended after that one would be misaligned and silently dropped when the log is read
+   * back at the next start; a failed flush of the memtable leaves every later write failing too.
+   * Reopening replays the log up to the failed record into a table and starts a new log.
+   */
+  private writeError: LansyncError | undefined
+  private reopening: Promise<void> | undefined
 
   private constructor (dir: string, db: Level<string, Uint8Array>, now: () => number) {
     this.dir = dir
@@ -66,7 +85,12 @@ export class Store {
       if (cause?.code === 'LEVEL_CORRUPTION') {
         throw new LansyncError('STORE_CORRUPT', `the database ${dir} is corrupt (${cause.message}); run \`lansync repair\``, { cause: err })
       }
-      throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${cause?.message ?? err?.message}`, { cause: err })
+      const message: string = cause?.message ?? err?.message
+      if (isNoSpace(message)) {
+        // Opening replays the write-ahead log into a table, which needs room.
+        throw new LansyncError('STORE_FULL', `the disk holding the store is full: cannot open the database ${dir} (${message}); free some space there and start again`, { cause: err })
+      }
+      throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${message}`, { cause: err })
     }
     return new Store(dir, db, now)
   }
@@ -82,11 +106,11 @@ export class Store {
   async folderMeta (folderId: string): Promise<FolderMeta> {
     const cached = this.metas.get(folderId)
     if (cached !== undefined) return cached
-    const bytes = await this.db.get(keys.folderMetaKey(folderId))
+    const bytes = await this.read(async () => await this.db.get(keys.folderMetaKey(folderId)))
     let meta: FolderMeta
     if (bytes === undefined) {
       meta = { epoch: randomBytes(8).toString('hex'), sequence: 0 }
-      await this.db.put(keys.folderMetaKey(folderId), encodeValue(meta), { sync: true })
+      await this.write(async () => await this.db.put(keys.folderMetaKey(folderId), encodeValue(meta), { sync: true }))
     } else {
       meta = decodeValue<FolderMeta>(bytes)
     }
@@ -97,7 +121,7 @@ export class Store {
   // ---- index -------------------------------------------------------------------------------
 
   async getRecord (folderId: string, path: string): Promise<StoredRecord | undefined> {
-    const bytes = await this.db.get(keys.indexKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.indexKey(folderId, path)))
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
@@ -107,14 +131,14 @@ export class Store {
     const range = underPath === ''
       ? keys.prefixRange(prefix)
       : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
-    for await (const value of this.db.values(range)) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(range))) yield decodeStoredRecord(value)
   }
 
   /** Records changed after `sequence`, in sequence order: the incremental manifest. */
   async * recordsSince (folderId: string, sequence: number): AsyncGenerator<StoredRecord> {
     const prefix = keys.sequencePrefix(folderId)
     const range = { gt: keys.sequenceKey(folderId, sequence), lt: keys.prefixRange(prefix).lt }
-    for await (const pathBytes of this.db.values(range)) {
+    for await (const pathBytes of this.iterate(() => this.db.values(range))) {
       const record = await this.getRecord(folderId, Buffer.from(pathBytes).toString('utf8'))
       if (record !== undefined) yield record
     }
@@ -158,7 +182,7 @@ export class Store {
     }
     const next: FolderMeta = { epoch: meta.epoch, sequence }
     batch.push({ type: 'put', key: keys.folderMetaKey(folderId), value: encodeValue(next) })
-    await this.db.batch(batch as any, { sync: true })
+    await this.write(async () => await this.db.batch(batch as any, { sync: true }))
     this.metas.set(folderId, next)
     return stored
   }
@@ -166,7 +190,7 @@ export class Store {
   // ---- blocks ------------------------------------------------------------------------------
 
   async hasBlock (hash: Uint8Array): Promise<boolean> {
-    return await this.db.has(keys.blockKey(hash))
+    return await this.read(async () => await this.db.has(keys.blockKey(hash)))
   }
 
   /**
@@ -176,8 +200,8 @@ export class Store {
    */
   async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
     const key = keys.blockKey(hash)
-    if (!isKnownMissing && await this.db.has(key)) return
-    await this.db.put(key, bytes)
+    if (!isKnownMissing && await this.read(async () => await this.db.has(key))) return
+    await this.write(async () => await this.db.put(key, bytes))
   }
 
   /**
@@ -185,7 +209,7 @@ export class Store {
    * the hash of everything they read anyway); undefined when the store does not hold it.
    */
   async getBlock (hash: Uint8Array, { isVerified = true } = {}): Promise<Uint8Array | undefined> {
-    const bytes = await this.db.get(keys.blockKey(hash))
+    const bytes = await this.read(async () => await this.db.get(keys.blockKey(hash)))
     if (bytes === undefined) return undefined
     if (!isVerified) return bytes
     const actual = createHash('sha256').update(bytes).digest()
@@ -196,14 +220,14 @@ export class Store {
   }
 
   async * blockHashes (): AsyncGenerator<{ hash: string, sizeBytes: number }> {
-    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX))) {
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX)))) {
       yield { hash: key.slice(keys.BLOCK_PREFIX.length), sizeBytes: value.byteLength }
     }
   }
 
   async deleteBlocks (hexHashes: string[]): Promise<void> {
     if (hexHashes.length === 0) return
-    await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true })
+    await this.write(async () => await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true }))
   }
 
   /** Asks LevelDB to compact the block range so deleted blocks free their disk space now. */
@@ -217,7 +241,7 @@ export class Store {
   /** Every version of a path, oldest first. */
   async versions (folderId: string, path: string): Promise<VersionEntry[]> {
     const out: VersionEntry[] = []
-    for await (const value of this.db.values(keys.prefixRange(keys.versionPathPrefix(folderId, path)))) {
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.versionPathPrefix(folderId, path))))) {
       out.push(decodeVersion(value))
     }
     return out
@@ -227,7 +251,7 @@ export class Store {
   async * versionsByPath (folderId: string): AsyncGenerator<{ path: string, versions: VersionEntry[] }> {
     let path: string | undefined
     let group: VersionEntry[] = []
-    for await (const [key, value] of this.db.iterator(keys.prefixRange(keys.versionFolderPrefix(folderId)))) {
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(keys.versionFolderPrefix(folderId))))) {
       const parsed = keys.parseVersionKey(folderId, key)
       if (parsed.path !== path) {
         if (path !== undefined) yield { path, versions: group }
@@ -243,7 +267,7 @@ export class Store {
   async * referencedBlockHashes (): AsyncGenerator<string> {
     // The cluster records of local changes too: `folder revert` writes them back.
     for (const prefix of ['v\x00', 'i\x00', keys.LOCAL_BASE_PREFIX]) {
-      for await (const value of this.db.values(keys.prefixRange(prefix))) {
+      for await (const value of this.iterate(() => this.db.values(keys.prefixRange(prefix)))) {
         const entry = decodeBase(value)
         for (const b of entry?.blocks ?? []) yield Buffer.from(b.hash).toString('hex')
       }
@@ -253,15 +277,15 @@ export class Store {
   async deleteVersions (folderId: string, versions: Array<Pick<FileRecord, 'path' | 'sequence'>>): Promise<void> {
     if (versions.length === 0) return
     const batch = versions.map(v => ({ type: 'del' as const, key: keys.versionKey(folderId, v.path, v.sequence) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
     for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId), keys.localBasePrefix(folderId), keys.ignoredPrefix(folderId)]) {
-      await this.db.clear(keys.prefixRange(prefix))
+      await this.write(async () => await this.db.clear(keys.prefixRange(prefix)))
     }
-    await this.db.del(keys.folderMetaKey(folderId))
+    await this.write(async () => await this.db.del(keys.folderMetaKey(folderId)))
     this.metas.delete(folderId)
   }
 
@@ -275,28 +299,28 @@ export class Store {
   async holdRecords (folderId: string, records: FileRecord[]): Promise<void> {
     if (records.length === 0) return
     const batch = records.map(r => ({ type: 'put' as const, key: keys.heldKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   async isHeld (folderId: string, path: string): Promise<boolean> {
-    return await this.db.has(keys.heldKey(folderId, path))
+    return await this.read(async () => await this.db.has(keys.heldKey(folderId, path)))
   }
 
   /** Held tombstones of a folder, in path order. */
   async * heldRecords (folderId: string): AsyncGenerator<StoredRecord> {
-    for await (const value of this.db.values(keys.prefixRange(keys.heldPrefix(folderId)))) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.heldPrefix(folderId))))) yield decodeStoredRecord(value)
   }
 
   async dropHeld (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
-    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true })
+    await this.write(async () => await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) })), { sync: true }))
   }
 
   // ---- known, not held ----------------------------------------------------------------------
 
   /** The latest version known of a path this device does not hold, if any. */
   async getKnown (folderId: string, path: string): Promise<StoredRecord | undefined> {
-    const bytes = await this.db.get(keys.knownKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.knownKey(folderId, path)))
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
@@ -304,17 +328,17 @@ export class Store {
   async putKnown (folderId: string, records: FileRecord[]): Promise<void> {
     if (records.length === 0) return
     const batch = records.map(r => ({ type: 'put' as const, key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) }))
-    await this.db.batch(batch, { sync: true })
+    await this.write(async () => await this.db.batch(batch, { sync: true }))
   }
 
   async dropKnown (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
-    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.knownKey(folderId, p) })), { sync: true })
+    await this.write(async () => await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.knownKey(folderId, p) })), { sync: true }))
   }
 
   /** Known versions of paths not held here, in path order. */
   async * knownRecords (folderId: string): AsyncGenerator<StoredRecord> {
-    for await (const value of this.db.values(keys.prefixRange(keys.knownPrefix(folderId)))) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.knownPrefix(folderId))))) yield decodeStoredRecord(value)
   }
 
   /**
@@ -331,7 +355,7 @@ export class Store {
       batch.push({ type: 'del', key: keys.sequenceKey(folderId, r.sequence) })
     }
     for (const r of known) batch.push({ type: 'put', key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })
-    await this.db.batch(batch as any, { sync: true })
+    await this.write(async () => await this.db.batch(batch as any, { sync: true }))
   }
 
   // ---- folder types ------------------------------------------------------------------------
@@ -342,55 +366,147 @@ export class Store {
    * locally changed. Written and dropped by `commit` along with the record's `isLocalOnly`.
    */
   async localBase (folderId: string, path: string): Promise<StoredRecord | null | undefined> {
-    const bytes = await this.db.get(keys.localBaseKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.localBaseKey(folderId, path)))
     return bytes === undefined ? undefined : decodeBase(bytes)
   }
 
   /** Every locally changed path of a folder with its cluster record, in path order. */
   async * localChanges (folderId: string): AsyncGenerator<{ path: string, base: StoredRecord | null }> {
     const prefix = keys.localBasePrefix(folderId)
-    for await (const [key, value] of this.db.iterator(keys.prefixRange(prefix))) yield { path: key.slice(prefix.length), base: decodeBase(value) }
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(prefix)))) yield { path: key.slice(prefix.length), base: decodeBase(value) }
   }
 
   /** Send-only: the newest remote record of a path not applied here, if any. */
   async getIgnored (folderId: string, path: string): Promise<StoredRecord | undefined> {
-    const bytes = await this.db.get(keys.ignoredKey(folderId, path))
+    const bytes = await this.read(async () => await this.db.get(keys.ignoredKey(folderId, path)))
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
   async putIgnored (folderId: string, records: FileRecord[]): Promise<void> {
     if (records.length === 0) return
-    await this.db.batch(records.map(r => ({ type: 'put' as const, key: keys.ignoredKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })), { sync: true })
+    await this.write(async () => await this.db.batch(records.map(r => ({ type: 'put' as const, key: keys.ignoredKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })), { sync: true }))
   }
 
   /** Send-only: remote records not applied here, in path order. */
   async * ignoredRecords (folderId: string): AsyncGenerator<StoredRecord> {
-    for await (const value of this.db.values(keys.prefixRange(keys.ignoredPrefix(folderId)))) yield decodeStoredRecord(value)
+    for await (const value of this.iterate(() => this.db.values(keys.prefixRange(keys.ignoredPrefix(folderId))))) yield decodeStoredRecord(value)
   }
 
   async dropIgnored (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
-    await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.ignoredKey(folderId, p) })), { sync: true })
+    await this.write(async () => await this.db.batch(paths.map(p => ({ type: 'del' as const, key: keys.ignoredKey(folderId, p) })), { sync: true }))
   }
 
   // ---- peers -------------------------------------------------------------------------------
 
   async getPeerState (folderId: string, deviceShort: string): Promise<PeerState | undefined> {
-    const bytes = await this.db.get(keys.peerKey(folderId, deviceShort))
+    const bytes = await this.read(async () => await this.db.get(keys.peerKey(folderId, deviceShort)))
     return bytes === undefined ? undefined : decodeValue<PeerState>(bytes)
   }
 
   /** Forgets how far every peer's manifest was applied: the next sessions send it whole again. */
   async forgetPeerStates (folderId: string): Promise<void> {
-    await this.db.clear(keys.prefixRange(keys.peerPrefix(folderId)))
+    await this.write(async () => await this.db.clear(keys.prefixRange(keys.peerPrefix(folderId))))
   }
 
   async setPeerState (folderId: string, deviceShort: string, state: PeerState): Promise<void> {
-    await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true })
+    await this.write(async () => await this.db.put(keys.peerKey(folderId, deviceShort), encodeValue(state), { sync: true }))
+  }
+
+  // ---- failed writes -------------------------------------------------------------------------
+
+  /** Throws the write failure unless the store can write (reopening it first if a write failed). */
+  async assertWritable (): Promise<void> {
+    if (this.writeError !== undefined) await this.reopen()
+  }
+
+  /** Runs one read, after a reopen in progress; a read the reopen cut off is STORE_IO (retried like a failed write). */
+  private async read<T> (work: () => Promise<T>): Promise<T> {
+    if (this.reopening !== undefined) await this.reopening.catch(() => {})
+    try {
+      return await work()
+    } catch (err) {
+      throw this.readError(err)
+    }
+  }
+
+  /** Iterates a range, after a reopen in progress; an iterator the reopen closed ends with STORE_IO. */
+  private async * iterate<T> (make: () => AsyncIterable<T>): AsyncGenerator<T> {
+    if (this.reopening !== undefined) await this.reopening.catch(() => {})
+    try {
+      for await (const item of make()) yield item
+    } catch (err) {
+      throw this.readError(err)
+    }
+  }
+
+  private readError (err: any): unknown {
+    if (this.isClosed || (err?.code !== 'LEVEL_DATABASE_NOT_OPEN' && err?.code !== 'LEVEL_ITERATOR_NOT_OPEN')) return err
+    return new LansyncError('STORE_IO', `the store ${this.dir} is being reopened after a failed write${this.writeError !== undefined ? ` (${this.writeError.message})` : ''}; try again`, { cause: err })
+  }
+
+  /** Runs one write; a failure is mapped to STORE_FULL or STORE_IO and stops writes until a reopen. */
+  private async write<T> (work: () => Promise<T>): Promise<T> {
+    if (this.writeError !== undefined) await this.reopen()
+    try {
+      return await work()
+    } catch (err: any) {
+      if (this.isClosed || err?.code !== 'LEVEL_IO_ERROR') throw err
+      const message: string = err.message ?? String(err)
+      this.writeError = isNoSpace(message)
+        ? new LansyncError('STORE_FULL', `the disk holding the store is full: cannot write to ${this.dir} (${message}); free some space there, lansync goes on by itself`, { cause: err })
+        : new LansyncError('STORE_IO', `cannot write to the store ${this.dir}: ${message}`, { cause: err })
+      throw this.writeError
+    }
+  }
+
+  /**
+   * Reopens the database after a failed write, once the disk has room to turn the write-ahead log
+   * into a table (else it stays as it is, readable, and the failure is thrown again). One reopen
+   * at a time; reads and writes that start meanwhile wait for it.
+   */
+  private async reopen (): Promise<void> {
+    this.reopening ??= this.reopenNow().finally(() => { this.reopening = undefined })
+    await this.reopening
+  }
+
+  private async reopenNow (): Promise<void> {
+    const failed = this.writeError
+    if (failed === undefined) return
+    const freeBytes = await freeBytesAt(this.dir)
+    const needBytes = await logBytes(this.dir) + REOPEN_MARGIN_BYTES
+    if (freeBytes < needBytes) throw failed
+    if (this.db.status === 'open') await this.db.close()
+    try {
+      await this.db.open()
+    } catch (err: any) {
+      throw new LansyncError(failed.code, `${failed.message}; reopening it failed: ${err?.cause?.message ?? err?.message}`, { cause: err })
+    }
+    this.writeError = undefined
+    this.metas.clear() // a write reported failed may be in the log after all: read the sequences again
   }
 }
 
 /** A stored record, or null (msgpack nil: "no record"). */
 function decodeBase (bytes: Uint8Array): StoredRecord | null {
   return decodeValue<unknown>(bytes) === null ? null : decodeStoredRecord(bytes)
+}
+
+/** Whether a LevelDB error message says the disk is full (it carries the OS's text, not errno). */
+function isNoSpace (message: string): boolean {
+  return /no space left|ENOSPC|quota exceeded/i.test(message)
+}
+
+async function freeBytesAt (dir: string): Promise<number> {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize
+}
+
+/** The bytes of LevelDB's write-ahead logs in `dir` (what a reopen writes into a table). */
+async function logBytes (dir: string): Promise<number> {
+  let n = 0
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.log')) n += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size
+  }
+  return n
 }

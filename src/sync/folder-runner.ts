@@ -3,7 +3,7 @@
 // applied) and says so, and starts again by itself when the marker is back. Remote deletes that
 // the mass-delete guard holds pause the folder's deletes until a person resumes it.
 import { EventEmitter } from 'node:events'
-import { stat } from 'node:fs/promises'
+import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MARKER_DIR, type FolderConfig } from '../config.js'
 import type { DeviceShort, FileRecord } from '../core/types.js'
@@ -13,7 +13,7 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { IGNORE_FILE } from '../fs/ignore-rules.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
-import type { Change, Store, StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
 import { Selection, isKnownNews } from '../core/selection.js'
 
@@ -419,6 +419,27 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     return stored
   }
 
+  /**
+   * Remote versions put on disk whose commit then failed (the store could not write), by path:
+   * recorded as they are (not as local edits) before the next scan or apply, if the disk still holds them.
+   */
+  private readonly unrecorded = new Map<string, Change>()
+
+  noteUnrecorded (change: Change): void { this.unrecorded.set(change.record.path, change) }
+
+  /** Commits the unrecorded versions the disk still holds (inode, size and mtime as applied). Call inside `exclusive` or a scan. */
+  async recordUnrecorded (): Promise<void> {
+    if (this.unrecorded.size === 0) return
+    const changes: Change[] = []
+    for (const [path, change] of this.unrecorded) {
+      const r = change.record
+      const s = await lstat(join(this.folder.path, path)).catch(() => undefined)
+      if (s?.isFile() === true && s.size === r.sizeBytes && Math.floor(s.mtimeMs) === r.mtimeMs && s.ino === r.inode) changes.push(change)
+    }
+    await this.commit(changes)
+    this.unrecorded.clear()
+  }
+
   /** Records and announces a per-path problem (a name this file system cannot hold, a denied write…). */
   reportProblem (problem: ScanProblem, source: PathProblem['source']): void {
     this.problems.delete(problem.path)
@@ -459,6 +480,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     }
     this.setScanState('scanning')
     try {
+      await this.recordUnrecorded()
       const result = await this.scanner.scanPaths(paths)
       if (result.isRulesChanged) {
         this.emit('heldChanged')
@@ -478,6 +500,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
         return
       }
       this.setScanState('error', err.message)
+      // The store cannot write: a problem of the whole folder (status lists it) until a full scan succeeds.
+      if (isStoreWriteError(err)) this.reportProblem({ path: '', code: err.code, message: err.message }, 'scan')
       clearTimeout(this.retryTimer)
       if (!this.isClosed) this.retryTimer = setTimeout(() => { void this.scan(['']) }, this.retryMs)
     }

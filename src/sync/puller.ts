@@ -6,7 +6,7 @@ import { decideRemote } from '../core/folder-type.js'
 import type { FileRecord } from '../core/types.js'
 import { isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
-import type { StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Change, type StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
@@ -32,7 +32,7 @@ export interface PullerOptions {
  * moved out of the way): the record is tried again. Others (a name this filesystem cannot hold, a
  * block the peer no longer has) wait for the next version of the path.
  */
-const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO'])
+const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO', 'STORE_FULL'])
 const DEFAULT_RETRY_MS = 10_000
 
 export class Puller {
@@ -270,6 +270,7 @@ export class Puller {
 
   private async applyOne (remote: FileRecord): Promise<void> {
     await this.runner.exclusive(async () => {
+      await this.runner.recordUnrecorded()
       const { action, local, isIgnored } = await this.plan(remote) // again: the index may have moved on meanwhile
       if (isIgnored) { await this.runner.ignoreRemote(remote); return } // a send-only folder's disk stays as it is
       if (action !== undefined) {
@@ -278,6 +279,9 @@ export class Puller {
         if (!(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
         const content = contentToFetch(action)
         if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+        // Nothing changes on disk while the store cannot record it (its disk is full): a file
+        // replaced now would hold a version the index does not know.
+        await this.runner.store.assertWritable()
         await this.apply(action, local)
       }
       if (this.runner.folder.type === 'sendonly') await this.runner.forgetCaughtUp(remote.path)
@@ -295,7 +299,15 @@ export class Puller {
         crashPoint('apply:renamed')
         const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
           Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
-        await this.runner.commit([{ record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }])
+        const change: Change = { record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }
+        try {
+          await this.runner.commit([change])
+        } catch (err) {
+          // In place but not recorded (the store's disk filled meanwhile): recorded as this remote
+          // version once the store can write, not taken for a local edit by the next scan.
+          if (isStoreWriteError(err) && action.record.kind === 'file') this.runner.noteUnrecorded(change)
+          throw err
+        }
         return
       }
       case 'delete': {

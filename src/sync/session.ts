@@ -8,7 +8,7 @@ import { decodeMessage, encodeMessage } from '../protocol/codec.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Message, IDLE_TIMEOUT_MS, PING_INTERVAL_MS } from '../protocol/messages.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
-import type { Store, StoredRecord } from '../store/store.js'
+import { isStoreWriteError, type Store, type StoredRecord } from '../store/store.js'
 import type { FolderConfig } from '../config.js'
 import { BlockFetcher } from './block-fetcher.js'
 import { ManifestSender } from './manifest-sender.js'
@@ -331,8 +331,16 @@ export class Session extends EventEmitter<SessionEvents> {
     const failed = link.puller.lowestFailedSequence()
     const acknowledged = failed === undefined ? link.appliedSequence : Math.min(link.appliedSequence, failed - 1)
     if (acknowledged <= link.savedSequence) return
+    const saved = link.savedSequence
     link.savedSequence = acknowledged
-    await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence: acknowledged })
+    try {
+      await this.ctx.store.setPeerState(folderId, this.peerShort, { epoch: link.peerEpoch, sequence: acknowledged })
+    } catch (err) {
+      // The store cannot write (its disk is full): the peer's records are applied, so the next
+      // acknowledgement saves this one too; until then a restart only makes the peer resend them.
+      if (link.savedSequence === acknowledged) link.savedSequence = saved
+      if (!isStoreWriteError(err)) throw err
+    }
   }
 
   /**
