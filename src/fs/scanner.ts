@@ -42,8 +42,6 @@ export interface ScanResult {
   problems: ScanProblem[]
   filesHashed: number
   bytesHashed: number
-  /** The records committed by this scan, in commit order. */
-  records: StoredRecord[]
 }
 
 export interface ScanProgress { filesDone: number, filesTotal: number, bytesDone: number, bytesTotal: number }
@@ -51,6 +49,12 @@ export interface ScanProgress { filesDone: number, filesTotal: number, bytesDone
 interface ScannerEvents {
   progress: [ScanProgress]
   problem: [ScanProblem]
+  /**
+   * Records just committed, a batch at a time (the runner announces them at once). A scan keeps
+   * none of them itself, so its memory does not grow with the folder: a first scan of 100,000
+   * files held every record to the end (5 KB a file).
+   */
+  committed: [StoredRecord[]]
 }
 
 export interface ScannerOptions {
@@ -120,7 +124,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   async scanPaths (paths: Iterable<string>): Promise<ScanResult> {
     await this.assertMarker()
     const isRulesChanged = this.ignore.reload()
-    const result: ScanResult = { isRulesChanged, added: [], modified: [], deleted: [], renamed: [], forgotten: [], staleTempsRemoved: [], problems: [], filesHashed: 0, bytesHashed: 0, records: [] }
+    const result: ScanResult = { isRulesChanged, added: [], modified: [], deleted: [], renamed: [], forgotten: [], staleTempsRemoved: [], problems: [], filesHashed: 0, bytesHashed: 0 }
     const candidates: Candidate[] = []
     const seen = new Set<string>()
     for (const path of collapse(paths)) {
@@ -138,8 +142,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         if (c.previous.inode !== 0) goneByInode.set(c.previous.inode, c.previous)
       }
     }
-    await this.apply(candidates, result, goneByInode)
-    detectRenames(result, goneHashes)
+    const renameTargets = await this.apply(candidates, result, goneByInode, goneHashes)
+    detectRenames(result, goneHashes, renameTargets)
     return result
   }
 
@@ -225,7 +229,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     for await (const record of this.store.records(this.folderId, path)) await check(record)
   }
 
-  private async apply (candidates: Candidate[], result: ScanResult, goneByInode: Map<number, StoredRecord>): Promise<void> {
+  /** Commits what the candidates became; returns the new files whose content a gone file had (renames). */
+  private async apply (candidates: Candidate[], result: ScanResult, goneByInode: Map<number, StoredRecord>, goneHashes: Map<string, string>): Promise<StoredRecord[]> {
+    const renameTargets: StoredRecord[] = []
     const filesTotal = candidates.filter(c => c.kind === 'file' && !c.isGone).length
     const bytesTotal = candidates.reduce((n, c) => n + c.sizeBytes, 0)
     let pending: Change[] = []
@@ -233,7 +239,8 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     const flush = async (): Promise<void> => {
       if (pending.length > 0) crashPoint('scan:blocks-stored')
       const stored = await this.store.commit(this.folderId, pending)
-      result.records.push(...stored)
+      if (stored.length > 0) this.emit('committed', stored)
+      if (goneHashes.size > 0) renameTargets.push(...stored.filter(r => !r.isDeleted && r.kind === 'file' && r.sizeBytes > 0 && goneHashes.has(Buffer.from(r.hash).toString('hex'))))
       pending = []
       pendingBytes = 0
     }
@@ -254,6 +261,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     }
     await flush()
     await this.forget(forgotten, result)
+    return renameTargets
   }
 
   /** Copies of paths outside the selection that were removed here: no tombstone, the version stays known. */
@@ -394,8 +402,8 @@ function collapse (paths: Iterable<string>): string[] {
 }
 
 /** A deleted file and an added file with the same content in one scan are reported as a rename. */
-function detectRenames (result: ScanResult, goneHashes: Map<string, string>): void {
-  for (const r of result.records) {
+function detectRenames (result: ScanResult, goneHashes: Map<string, string>, added: StoredRecord[]): void {
+  for (const r of added) {
     if (r.isDeleted || r.kind !== 'file' || r.sizeBytes === 0) continue
     const key = Buffer.from(r.hash).toString('hex')
     const from = goneHashes.get(key)

@@ -105,6 +105,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     // Temp files older than this process are left from writes a crash cut short (see Scanner).
     this.scanner = new Scanner({ folderId: folder.id, root: folder.path, store, device, staleTempsBeforeMs: Date.now() - process.uptime() * 1000, isSelected: (path, kind) => this.selection.isSelected(path, kind), isLocalOnly: () => this.folder.type === 'receiveonly' })
     this.scanner.on('progress', p => this.emit('progress', p))
+    this.scanner.on('committed', records => this.emit('changed', records)) // announced batch by batch, as scans commit
     this.scanner.on('problem', p => this.reportProblem(p, 'scan'))
     this.servable = new ServableBlocks(store, folder.id)
     this.on('changed', records => {
@@ -490,7 +491,6 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       this.lastScanMs = Date.now()
       this.setScanState('idle')
       this.emit('scanned', result)
-      if (result.records.length > 0) this.emit('changed', result.records)
       this.releaseMarkerWaiters()
     } catch (err) {
       if (!isLansyncError(err)) throw err

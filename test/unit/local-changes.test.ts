@@ -79,8 +79,8 @@ test('the manifest sender skips local changes, in the initial manifest and live'
   await sender.start()
   assert.equal(sent, ['remote.txt'])
   writeFileSync(join(root, 'local2.txt'), 'mine too')
-  const scanned = await scanner.scanAll()
-  runner.emit('changed', scanned.records)
+  scanner.once('committed', records => runner.emit('changed', records))
+  await scanner.scanAll()
   const other = await store.commit('f1', [{ record: { ...remote, path: 'remote2.txt' }, origin: 'remote' }])
   runner.emit('changed', other)
   // Live batches go out in order: once the later one is sent, the local change was handled (skipped).
