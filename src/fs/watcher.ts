@@ -6,16 +6,17 @@
 // by a delete.
 //
 // Only directories are watched (one fs.watch each, on Linux one inotify watch): a directory's
-// watch reports every change of the files in it, by name. Watching each file too (as chokidar
-// does) costs an inotify watch and some 10 KiB of memory per file: 50,000 files took over half a
+// watch reports every change of the files in it, by name. Watching each file too (as chokidar,
+// used here before, does) costs an inotify watch and some 10 KiB of memory per file: 50,000 files took over half a
 // GiB, and a big tree runs into the per-user inotify limit (fs.inotify.max_user_watches, 8192 on
 // older kernels), after which changes go unseen. A directory that appears is watched before it is
 // touched, so the scan of it that follows finds whatever was written before its watch began.
 //
 // A burst of more events than the kernel queues (fs.inotify.max_queued_events, 16384 by default)
-// may overflow that queue, and libuv drops the overflow notice silently: after a burst of more
-// than half that many events, the batch that ends it asks for a scan of the whole folder, which
-// finds whatever was lost (the index trusts size, mtime and inode, so unchanged files cost a stat).
+// may overflow that queue, and libuv drops the overflow notice silently: after more than half that
+// many events between two batches (2 s at most), the quiet batch that ends the burst asks for a
+// scan of the whole folder, which finds whatever was lost (the index trusts size, mtime and inode,
+// so an unchanged file costs a stat).
 import { EventEmitter } from 'node:events'
 import { watch, readFileSync, type FSWatcher } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
@@ -26,7 +27,7 @@ import { MARKER_DIR } from '../config.js'
 /** A path written without pause is still scanned this often: a log appended to for ever syncs too. */
 const MAX_HOLD_MS = 20_000
 
-/** Events in one burst after which the whole folder is scanned: half the kernel's queue. */
+/** Events between two batches after which the whole folder is scanned: half the kernel's queue. */
 function defaultBurstEvents (): number {
   try {
     const queued = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim())
@@ -45,7 +46,7 @@ export interface FolderWatcherOptions {
   root: string
   quietMs?: number
   maxDelayMs?: number
-  /** Events in one burst (until a quiet batch) after which the batch asks for a scan of everything (''). */
+  /** Events between two batches beyond which the next quiet batch asks for a scan of everything (''). */
   burstEvents?: number
 }
 
@@ -61,8 +62,9 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private isStarted = false
   private isClosed = false
   private isLimitReported = false
-  /** Events since the last batch released in a quiet moment (not at a deadline). */
-  private burst = 0
+  /** Events since the last batch, and whether a burst since the last quiet batch may have overflowed the kernel's queue. */
+  private windowEvents = 0
+  private isFullScanDue = false
   /** Paths with events since the last batch: when the first and the last event came. */
   private readonly touched = new Map<string, { firstMs: number, lastMs: number }>()
   private quietTimer: NodeJS.Timeout | undefined
@@ -95,7 +97,10 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   /** How many directories are watched (for tests and status). */
   get watchedDirs (): number { return this.dirs.size }
 
-  /** Our own metadata and temp files never trigger a rescan; the marker dir (gone: the disk is) and the local ignore rules do. */
+  /**
+   * Our own metadata and temp files never trigger a rescan; the marker dir (gone: so is the disk)
+   * and the local ignore rules in it do (so the marker dir is watched, and nothing below it).
+   */
   private isIgnored (rel: string): boolean {
     return rel !== '' && rel !== MARKER_DIR && rel !== LOCAL_IGNORE_FILE && isAlwaysIgnored(rel)
   }
@@ -112,7 +117,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       } catch { continue } // gone meanwhile: its parent's event says so
       for (const name of names) {
         const child = dir === '' ? name : `${dir}/${name}`
-        if (child !== MARKER_DIR && !this.isIgnored(child) && !this.dirs.has(child)) pending.push(child)
+        if (!this.isIgnored(child) && !this.dirs.has(child)) pending.push(child)
       }
     }
   }
@@ -127,10 +132,10 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       inode = s.ino
     } catch { return false }
     if (this.isClosed) return false
-    this.unwatchTree(rel) // a directory replaced under the same name: its old watch follows the old one
+    if (this.dirs.has(rel)) this.unwatchTree(rel) // replaced under the same name: the old watch follows the old directory
     let watcher: FSWatcher
     try {
-      watcher = watch(full, { persistent: true }, (_event, name) => this.onEvent(rel, name))
+      watcher = watch(full, { persistent: true }, (event, name) => this.onEvent(rel, event, name))
     } catch (err) {
       this.onWatchError(rel, err as NodeJS.ErrnoException)
       return false
@@ -162,12 +167,14 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
     this.emit('error', err)
   }
 
-  private onEvent (dirRel: string, name: string | Buffer | null): void {
+  private onEvent (dirRel: string, event: string, name: string | Buffer | null): void {
     if (this.isClosed) return
     // No name: something in the directory changed, which is not said: scan it.
     if (name === null || name === '') { this.touch(dirRel); return }
     const rel = dirRel === '' ? String(name) : `${dirRel}/${String(name)}`
     if (this.isIgnored(rel)) return
+    // 'change' is new content or attributes; 'rename' is a name that came or went, maybe a directory's.
+    if (event !== 'rename') { this.touch(rel); return }
     void this.follow(rel).finally(() => this.touch(rel))
   }
 
@@ -176,7 +183,6 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
    * before its path is touched; one that went (or was replaced) stops being watched.
    */
   private async follow (rel: string): Promise<void> {
-    if (rel === MARKER_DIR) return
     const watched = this.dirs.get(rel)
     const s = await lstat(join(this.root, rel)).catch(() => undefined)
     if (this.isClosed) return
@@ -189,7 +195,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
 
   private touch (path: string): void {
     if (this.isClosed) return
-    this.burst += 1
+    this.windowEvents += 1
     const nowMs = Date.now()
     const seen = this.touched.get(path)
     this.touched.set(path, { firstMs: seen?.firstMs ?? nowMs, lastMs: nowMs })
@@ -218,9 +224,11 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       batch.push(path)
       this.touched.delete(path)
     }
-    if (!isDeadline) {
-      if (this.burst > this.burstEvents) batch.push('')
-      this.burst = 0
+    if (this.windowEvents > this.burstEvents) this.isFullScanDue = true
+    this.windowEvents = 0
+    if (!isDeadline && this.isFullScanDue) {
+      batch.push('')
+      this.isFullScanDue = false
     }
     if (this.touched.size > 0) this.maxTimer = setTimeout(() => this.release(true), this.maxDelayMs)
     if (batch.length > 0) this.emit('batch', batch)
