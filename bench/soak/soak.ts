@@ -50,7 +50,7 @@ function inotifyWatches (pid: number): number {
 }
 
 /** Samples each agent's peak RSS and open descriptors every 200 ms until stopped. */
-function watch (devices: Device[]): { stop: () => Map<string, Peak> } {
+function watch (devices: Device[]): { stop: () => Map<string, Peak>, peek: () => Map<string, Peak> } {
   const peaks = new Map<string, Peak>(devices.map(d => [d.name, { rssKiB: 0, anonKiB: 0, fds: 0, watches: 0 }]))
   let samples = 0
   const sample = (): void => {
@@ -73,7 +73,7 @@ function watch (devices: Device[]): { stop: () => Map<string, Peak> } {
   }
   sample()
   const timer = setInterval(sample, 200)
-  return { stop: () => { samples = 0; sample(); clearInterval(timer); return peaks } }
+  return { stop: () => { samples = 0; sample(); clearInterval(timer); return peaks }, peek: () => new Map([...peaks].map(([k, v]) => [k, { ...v }])) }
 }
 
 function report (phase: string, startedMs: number, peaks: Map<string, Peak>): void {
@@ -190,8 +190,13 @@ async function soakStorm (): Promise<void> {
     console.log(`storm: ${stormFiles} files (${(totalBytes / MiB).toFixed(0)} MiB) in ${dirs.length} dirs written in ${((writtenMs - startedMs) / 1000).toFixed(1)} s`)
     await waitFor(allRecordedOnA, { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 1000, what: `a to record all ${stormFiles} files` })
     recordedMs = Date.now()
-    console.log(`storm: a recorded every file ${((recordedMs - startedMs) / 1000).toFixed(1)} s after the checkout began`)
+    report(`${stormFiles} files: checkout on a, a records all`, startedMs, watcher.peek())
+    // b's progress once a minute: a long run cut short still says how far it got.
+    const progress = setInterval(() => {
+      void b.status().then(s => console.log(`storm: b holds ${s.folders[0].files} files after ${((Date.now() - startedMs) / 1000).toFixed(0)} s`), () => {})
+    }, 60_000)
     await waitFor(allOnB, { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 1000, what: `b to hold all ${stormFiles} files` })
+      .finally(() => clearInterval(progress))
     console.log(`storm: b held every file ${((Date.now() - startedMs) / 1000).toFixed(1)} s after the checkout began`)
   } finally {
     report(`${stormFiles} files: checkout on a, synced to b`, startedMs, watcher.stop())

@@ -161,7 +161,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       // The per-user inotify limit: say so once, with the fix (changes under this directory go unseen).
       if (this.isLimitReported) return
       this.isLimitReported = true
-      this.emit('error', new Error(`cannot watch ${rel === '' ? 'the folder' : rel}: the system's limit of inotify watches is reached (raise fs.inotify.max_user_watches); changes there are found by the next full scan only`))
+      this.emit('error', new Error(`cannot watch ${rel === '' ? 'the folder' : rel}: the system's limit of inotify watches is reached (raise fs.inotify.max_user_watches); changes there are seen only by a full scan (lansync rescan, or a restart)`))
       return
     }
     this.emit('error', err)
