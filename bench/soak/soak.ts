@@ -7,8 +7,8 @@
 // most open file descriptors seen (/proc/PID/fd, sampled every 200 ms). (3) A watcher storm: with
 // both agents running, a "checkout" writes 50,000 small files (1-16 KiB) in 500 directories into
 // a's folder as fast as it can; it prints when a has recorded them all and when b holds them all,
-// and for each agent also the most inotify watches it held (chokidar watches every file and every
-// directory: one watch each, all on the one inotify descriptor of the process).
+// and for each agent also the most inotify watches it held (one per directory, all on the one
+// inotify descriptor of the process; chokidar, used before, also held one per file).
 // Usage: npm run soak [-- --files 100000] [--big-mib 4096] [--storm-files 50000] [--only files|big|storm]
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
