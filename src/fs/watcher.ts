@@ -1,17 +1,40 @@
-// Turns chokidar's stream of filesystem events into batches of touched relative paths: a batch is
+// Turns filesystem events into batches of touched relative paths: a batch is
 // released once the folder has been quiet for `quietMs`, or `maxDelayMs` after its first event,
 // so a storm of events becomes a few rescans and a single edit is picked up within a quarter second.
-// The quiet period is long enough that chokidar's unlink and add of one rename (often 50-150 ms
-// apart) land in one batch: the scan then sees a rename, not an add (rehashing the whole file)
-// followed by a delete.
+// The quiet period is long enough that the unlink and add of one rename (often 50-150 ms apart)
+// land in one batch: the scan then sees a rename, not an add (rehashing the whole file) followed
+// by a delete.
+//
+// Only directories are watched (one fs.watch each, on Linux one inotify watch): a directory's
+// watch reports every change of the files in it, by name. Watching each file too (as chokidar,
+// used here before, does) costs an inotify watch and some 10 KiB of memory per file: 50,000 files took over half a
+// GiB, and a big tree runs into the per-user inotify limit (fs.inotify.max_user_watches, 8192 on
+// older kernels), after which changes go unseen. A directory that appears is watched before it is
+// touched, so the scan of it that follows finds whatever was written before its watch began.
+//
+// A burst of more events than the kernel queues (fs.inotify.max_queued_events, 16384 by default)
+// may overflow that queue, and libuv drops the overflow notice silently: after more than half that
+// many events between two batches (2 s at most), the quiet batch that ends the burst asks for a
+// scan of the whole folder, which finds whatever was lost (the index trusts size, mtime and inode,
+// so an unchanged file costs a stat).
 import { EventEmitter } from 'node:events'
-import { relative, sep } from 'node:path'
-import { watch, type FSWatcher } from 'chokidar'
+import { watch, readFileSync, type FSWatcher } from 'node:fs'
+import { lstat, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { LOCAL_IGNORE_FILE, isAlwaysIgnored } from './ignore-rules.js'
 import { MARKER_DIR } from '../config.js'
 
 /** A path written without pause is still scanned this often: a log appended to for ever syncs too. */
 const MAX_HOLD_MS = 20_000
+
+/** Events between two batches after which the whole folder is scanned: half the kernel's queue. */
+function defaultBurstEvents (): number {
+  try {
+    const queued = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim())
+    if (Number.isInteger(queued) && queued > 0) return Math.floor(queued / 2)
+  } catch {} // not Linux, or no /proc
+  return 8192
+}
 
 interface WatcherEvents {
   batch: [string[]]
@@ -23,59 +46,156 @@ export interface FolderWatcherOptions {
   root: string
   quietMs?: number
   maxDelayMs?: number
+  /** Events between two batches beyond which the next quiet batch asks for a scan of everything (''). */
+  burstEvents?: number
 }
+
+interface WatchedDir { watcher: FSWatcher, inode: number }
 
 export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private readonly root: string
   private readonly quietMs: number
   private readonly maxDelayMs: number
-  private watcher: FSWatcher | undefined
+  private readonly burstEvents: number
+  /** Watched directories by relative path ('' = the root). */
+  private readonly dirs = new Map<string, WatchedDir>()
+  private isStarted = false
+  private isClosed = false
+  private isLimitReported = false
+  /** Events since the last batch, and whether a burst since the last quiet batch may have overflowed the kernel's queue. */
+  private windowEvents = 0
+  private isFullScanDue = false
   /** Paths with events since the last batch: when the first and the last event came. */
   private readonly touched = new Map<string, { firstMs: number, lastMs: number }>()
   private quietTimer: NodeJS.Timeout | undefined
   private maxTimer: NodeJS.Timeout | undefined
 
-  constructor ({ root, quietMs = 250, maxDelayMs = 2000 }: FolderWatcherOptions) {
+  constructor ({ root, quietMs = 250, maxDelayMs = 2000, burstEvents = defaultBurstEvents() }: FolderWatcherOptions) {
     super()
     this.root = root
     this.quietMs = quietMs
     this.maxDelayMs = maxDelayMs
+    this.burstEvents = burstEvents
   }
 
+  /** Watches the root and every directory below it (resolves once all are watched). */
   async ready (): Promise<void> {
-    if (this.watcher !== undefined) return
-    const watcher = watch(this.root, {
-      ignoreInitial: true,
-      persistent: true,
-      followSymlinks: false,
-      // Our own metadata and temp files never trigger a rescan; the local ignore rules do (the
-      // scan that follows re-reads them).
-      ignored: (path: string) => {
-        const rel = this.toRelative(path)
-        return rel !== '' && rel !== MARKER_DIR && rel !== LOCAL_IGNORE_FILE && isAlwaysIgnored(rel)
-      }
-    })
-    this.watcher = watcher
-    watcher.on('all', (_event, path) => this.touch(this.toRelative(path)))
-    watcher.on('error', err => this.emit('error', err as Error))
-    await new Promise<void>(resolve => watcher.once('ready', () => resolve()))
+    if (this.isStarted) return
+    this.isStarted = true
+    await this.watchTree('')
     this.emit('ready')
   }
 
   async close (): Promise<void> {
+    this.isClosed = true
     clearTimeout(this.quietTimer)
     clearTimeout(this.maxTimer)
-    const watcher = this.watcher
-    this.watcher = undefined
-    if (watcher !== undefined) await watcher.close()
+    for (const { watcher } of this.dirs.values()) watcher.close()
+    this.dirs.clear()
   }
 
-  private toRelative (path: string): string {
-    const rel = relative(this.root, path)
-    return sep === '/' ? rel : rel.split(sep).join('/')
+  /** How many directories are watched (for tests and status). */
+  get watchedDirs (): number { return this.dirs.size }
+
+  /**
+   * Our own metadata and temp files never trigger a rescan; the marker dir (gone: so is the disk)
+   * and the local ignore rules in it do (so the marker dir is watched, and nothing below it).
+   */
+  private isIgnored (rel: string): boolean {
+    return rel !== '' && rel !== MARKER_DIR && rel !== LOCAL_IGNORE_FILE && isAlwaysIgnored(rel)
+  }
+
+  /** Watches `rel` and the directories below it; what is not a directory (or is gone) is skipped. */
+  private async watchTree (rel: string): Promise<void> {
+    const pending = [rel]
+    while (pending.length > 0 && !this.isClosed) {
+      const dir = pending.pop() as string
+      if (!(await this.watchDir(dir))) continue
+      let names: string[]
+      try {
+        names = (await readdir(join(this.root, dir), { withFileTypes: true })).filter(e => e.isDirectory()).map(e => e.name)
+      } catch { continue } // gone meanwhile: its parent's event says so
+      for (const name of names) {
+        const child = dir === '' ? name : `${dir}/${name}`
+        if (!this.isIgnored(child) && !this.dirs.has(child)) pending.push(child)
+      }
+    }
+  }
+
+  /** Starts watching one directory; false when it is not one (any more) or cannot be watched. */
+  private async watchDir (rel: string): Promise<boolean> {
+    const full = join(this.root, rel)
+    let inode: number
+    try {
+      const s = await lstat(full)
+      if (!s.isDirectory()) return false
+      inode = s.ino
+    } catch { return false }
+    if (this.isClosed) return false
+    if (this.dirs.has(rel)) this.unwatchTree(rel) // replaced under the same name: the old watch follows the old directory
+    let watcher: FSWatcher
+    try {
+      watcher = watch(full, { persistent: true }, (event, name) => this.onEvent(rel, event, name))
+    } catch (err) {
+      this.onWatchError(rel, err as NodeJS.ErrnoException)
+      return false
+    }
+    watcher.on('error', err => { this.unwatchTree(rel); this.onWatchError(rel, err as NodeJS.ErrnoException) })
+    this.dirs.set(rel, { watcher, inode })
+    return true
+  }
+
+  /** Stops watching `rel` and everything below it. */
+  private unwatchTree (rel: string): void {
+    for (const [dir, { watcher }] of this.dirs) {
+      if (rel === '' || dir === rel || dir.startsWith(rel + '/')) {
+        watcher.close()
+        this.dirs.delete(dir)
+      }
+    }
+  }
+
+  private onWatchError (rel: string, err: NodeJS.ErrnoException): void {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return // gone: its parent's event says so
+    if (err.code === 'ENOSPC') {
+      // The per-user inotify limit: say so once, with the fix (changes under this directory go unseen).
+      if (this.isLimitReported) return
+      this.isLimitReported = true
+      this.emit('error', new Error(`cannot watch ${rel === '' ? 'the folder' : rel}: the system's limit of inotify watches is reached (raise fs.inotify.max_user_watches); changes there are seen only by a full scan (lansync rescan, or a restart)`))
+      return
+    }
+    this.emit('error', err)
+  }
+
+  private onEvent (dirRel: string, event: string, name: string | Buffer | null): void {
+    if (this.isClosed) return
+    // No name: something in the directory changed, which is not said: scan it.
+    if (name === null || name === '') { this.touch(dirRel); return }
+    const rel = dirRel === '' ? String(name) : `${dirRel}/${String(name)}`
+    if (this.isIgnored(rel)) return
+    // 'change' is new content or attributes; 'rename' is a name that came or went, maybe a directory's.
+    if (event !== 'rename') { this.touch(rel); return }
+    void this.follow(rel).finally(() => this.touch(rel))
+  }
+
+  /**
+   * A directory that appeared under `rel` (made, moved in) is watched with everything below it
+   * before its path is touched; one that went (or was replaced) stops being watched.
+   */
+  private async follow (rel: string): Promise<void> {
+    const watched = this.dirs.get(rel)
+    const s = await lstat(join(this.root, rel)).catch(() => undefined)
+    if (this.isClosed) return
+    if (s?.isDirectory() === true) {
+      if (watched === undefined || watched.inode !== s.ino) await this.watchTree(rel)
+    } else if (watched !== undefined) {
+      this.unwatchTree(rel)
+    }
   }
 
   private touch (path: string): void {
+    if (this.isClosed) return
+    this.windowEvents += 1
     const nowMs = Date.now()
     const seen = this.touched.get(path)
     this.touched.set(path, { firstMs: seen?.firstMs ?? nowMs, lastMs: nowMs })
@@ -89,6 +209,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
    * coming: paths quiet for `quietMs` go, but a path still being written stays for the next batch
    * (up to MAX_HOLD_MS), so that a scan does not record the state of a file halfway through a
    * rewrite or a long copy (an empty file just after truncation, say) and send it to every device.
+   * The quiet batch that ends a burst too big for the kernel's queue asks for the whole folder.
    */
   private release (isDeadline = false): void {
     clearTimeout(this.quietTimer)
@@ -102,6 +223,12 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
       if (isDeadline && nowMs - lastMs < this.quietMs && nowMs - firstMs < MAX_HOLD_MS) continue
       batch.push(path)
       this.touched.delete(path)
+    }
+    if (this.windowEvents > this.burstEvents) this.isFullScanDue = true
+    this.windowEvents = 0
+    if (!isDeadline && this.isFullScanDue) {
+      batch.push('')
+      this.isFullScanDue = false
     }
     if (this.touched.size > 0) this.maxTimer = setTimeout(() => this.release(true), this.maxDelayMs)
     if (batch.length > 0) this.emit('batch', batch)

@@ -131,9 +131,9 @@ export class Ledger {
     // Paths whose history to read: every path written, and every file now present (conflict copies).
     const paths = new Set([...this.entries.map(e => e.path), ...trees.flatMap(t => [...t.keys()])])
     const histories = new Map<string, Array<{ device: LedgerDevice, versions: HistoryVersion[] }>>()
-    for (const path of paths) {
+    await eachLimited([...paths], async path => {
       histories.set(path, await Promise.all(this.devices.map(async device => ({ device, versions: await history(device, path).catch(() => []) }))))
-    }
+    })
     // 2. Nothing holds bytes that were never written.
     for (const [i, tree] of trees.entries()) {
       for (const [path, hash] of tree) assert.ok(written.has(hash), `${this.devices[i].name}: ${path} holds bytes never written (${hash.slice(0, 12)})`)
@@ -148,14 +148,14 @@ export class Ledger {
     }
     // 1. Every written version is in some device's history and restores byte for byte.
     const out = tempDir('lansync-ledger-restore-')
-    for (const [k, entry] of this.entries.entries()) {
+    await eachLimited([...this.entries.entries()], async ([k, entry]) => {
       const holder = (histories.get(entry.path) ?? []).find(h => h.versions.some(v => v.hash === entry.hash))
       assert.ok(holder !== undefined, `version ${entry.hash.slice(0, 12)} of ${entry.path} (written on ${entry.device}) is in no device's history`)
       const version = holder.versions.find(v => v.hash === entry.hash) as HistoryVersion
       const to = join(out, `${k}`)
       await callAgent(join(holder.device.home, 'agent.sock'), 'restore', { path: join(holder.device.folder, entry.path), version: version.number, to })
       assert.is(sha(readFileSync(to)), entry.hash, `version #${version.number} of ${entry.path} on ${holder.device.name} restores byte for byte`)
-    }
+    })
     // 4. Nothing outside the folders changed.
     assert.equal(this.outside(), this.outsideBefore, 'nothing outside the folders changed')
     // 5. A rescan changes nothing, and no temp file is left.
@@ -165,6 +165,14 @@ export class Ledger {
       assert.equal(tempFilesOf(device.folder), [], `${device.name}: no temp file is left`)
     }
   }
+}
+
+/** Runs `work` on every item, a few at a time: thousands of control-socket calls in a storm test. */
+async function eachLimited<T> (items: T[], work: (item: T) => Promise<void>, limit = 8): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++])
+  }))
 }
 
 interface HistoryVersion { number: number, hash: string, isDeleted: boolean, kind: string }

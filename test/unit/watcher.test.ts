@@ -2,7 +2,7 @@
 // records a file halfway through a rewrite), while quiet paths touched with it go on time.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { appendFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FolderWatcher } from '../../src/fs/watcher.js'
@@ -32,6 +32,51 @@ test('at the deadline, a file still being written waits; a quiet one goes', asyn
     assert.ok(quiet.atMs - startedMs < 1400, `quiet.txt went at the deadline (${quiet.atMs - startedMs} ms), not after the writes`)
     assert.not.ok(quiet.paths.includes('busy.log'), 'the file being written was held back')
     assert.ok(busy.atMs >= lastWriteMs, 'busy.log went once its writes stopped')
+  } finally {
+    await watcher.close()
+  }
+})
+
+test('directories are watched, not files: new and moved-in trees are followed, removed ones dropped', async () => {
+  const root = tempDir()
+  mkdirSync(join(root, 'a/b'), { recursive: true })
+  for (let i = 0; i < 50; i++) writeFileSync(join(root, 'a/b', `f${i}`), 'x')
+  const outside = tempDir()
+  mkdirSync(join(outside, 'moved/deep'), { recursive: true })
+  const watcher = new FolderWatcher({ root, quietMs: 100, maxDelayMs: 300 })
+  const touched = new Set<string>()
+  watcher.on('batch', paths => { for (const p of paths) touched.add(p) })
+  await watcher.ready()
+  try {
+    assert.is(watcher.watchedDirs, 3, 'the root, a and a/b: none of the 50 files')
+    writeFileSync(join(root, 'a/b/f7'), 'changed')
+    await waitFor(() => touched.has('a/b/f7'), { timeoutMs: 5000, what: 'a change in a watched directory' })
+    // A directory made and filled at once, and a tree moved in: both watched, and what is written in them later is seen.
+    mkdirSync(join(root, 'new'))
+    writeFileSync(join(root, 'new/first'), '1')
+    renameSync(join(outside, 'moved'), join(root, 'moved'))
+    await waitFor(() => touched.has('new') && touched.has('moved') && watcher.watchedDirs === 6, { timeoutMs: 5000, what: 'new and moved to be watched' })
+    writeFileSync(join(root, 'moved/deep/later'), '2')
+    await waitFor(() => touched.has('moved/deep/later'), { timeoutMs: 5000, what: 'a file written in the moved-in tree' })
+    rmSync(join(root, 'moved'), { recursive: true })
+    await waitFor(() => watcher.watchedDirs === 4, { timeoutMs: 5000, what: 'the removed tree to be dropped' })
+  } finally {
+    await watcher.close()
+  }
+})
+
+test('after a burst of more events than the kernel may queue, the quiet batch asks for a full scan', async () => {
+  const root = tempDir()
+  const watcher = new FolderWatcher({ root, quietMs: 100, maxDelayMs: 300, burstEvents: 40 })
+  const batches: string[][] = []
+  watcher.on('batch', paths => batches.push(paths))
+  await watcher.ready()
+  try {
+    writeFileSync(join(root, 'one'), '1')
+    await waitFor(() => batches.length === 1, { timeoutMs: 5000, what: 'a small batch' })
+    assert.not.ok(batches[0].includes(''), 'a few events: only their paths')
+    for (let i = 0; i < 100; i++) writeFileSync(join(root, `f${i}`), String(i))
+    await waitFor(() => batches.some(b => b.includes('')), { timeoutMs: 5000, what: 'a batch with the whole folder' })
   } finally {
     await watcher.close()
   }
