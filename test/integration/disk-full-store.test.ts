@@ -5,35 +5,19 @@
 // up by itself once space is freed. The store's directory is a small tmpfs the test mounts.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { closeSync, cpSync, mkdirSync, openSync, writeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, writeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
-import { cleanupAll, onCleanup, runCli, tempDir, waitFor } from '../helpers/cli.js'
+import { cleanupAll, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { makeCluster } from '../helpers/cluster.js'
 import { Ledger } from '../helpers/ledger.js'
 import { callAgent } from '../../src/control/client.js'
 import { homePaths } from '../../src/config.js'
 import { isLansyncError } from '../../src/errors.js'
 import { Store, type StoredRecord } from '../../src/store/store.js'
+import { mountSmallDisk } from '../helpers/small-disk.js'
 
 const MiB = 1024 * 1024
-
-/** Mounts a tmpfs of `sizeMiB` over `dir`, keeping what `dir` held; a string (why) when mounting is not allowed here. */
-function mountSmallDisk (dir: string, sizeMiB: number): true | string {
-  mkdirSync(dir, { recursive: true })
-  const saved = tempDir('lansync-store-full-saved-')
-  cpSync(dir, saved, { recursive: true })
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    return `cannot mount a tmpfs (${(err as Error).message.split('\n')[0]})`
-  }
-  onCleanup(() => { try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }) } catch {} })
-  cpSync(saved, dir, { recursive: true })
-  rmSync(saved, { recursive: true, force: true })
-  return true
-}
 
 /** Writes `file` until the disk is full. */
 function fillUp (file: string): void {
@@ -50,7 +34,7 @@ const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).di
 test('the store: a write after a failed one is not lost at the next open, and writes wait for room', async () => {
   const dir = join(tempDir('lansync-store-full-'), 'db')
   const mounted = mountSmallDisk(dir, 48)
-  if (mounted !== true) { console.log(`SKIP disk-full-store: ${mounted}`); return }
+  if (typeof mounted === 'string') { console.log(`SKIP disk-full-store: ${mounted}`); return }
   const filler = join(dir, 'zz-filler')
   writeFileSync(filler, Buffer.alloc(28 * MiB)) // the log fills about 20 MiB; reopening needs as much again
   let store = await Store.open(dir)
@@ -86,7 +70,7 @@ test('a full store disk is reported, nothing unrecorded replaces a file, and the
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   const db = homePaths(b.home).db
   const mounted = mountSmallDisk(db, 64)
-  if (mounted !== true) { console.log(`SKIP disk-full-store: ${mounted}`); return }
+  if (typeof mounted === 'string') { console.log(`SKIP disk-full-store: ${mounted}`); return }
   // The store keeps about 20 MiB of room: a filler on the same tmpfs (LevelDB leaves alone files that are not its own).
   const filler = join(db, 'zz-filler')
   writeFileSync(filler, Buffer.alloc(44 * MiB))
@@ -157,7 +141,7 @@ test('a file put in place just before the store filled up is recorded as the rem
   const [a, b] = await makeCluster(['a', 'b'], { isSetUpInProcess: true })
   const db = homePaths(b.home).db
   const mounted = mountSmallDisk(db, 48)
-  if (mounted !== true) { console.log(`SKIP disk-full-store: ${mounted}`); return }
+  if (typeof mounted === 'string') { console.log(`SKIP disk-full-store: ${mounted}`); return }
   const ledger = new Ledger([a, b])
   await a.start()
   const agent = await b.start({ env: { LANSYNC_PAUSE_AT: 'apply:renamed:3000' } })

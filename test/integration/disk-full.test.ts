@@ -3,30 +3,15 @@
 // arrives by itself. The receiver's folder lives on a small tmpfs that the test mounts and unmounts.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { cpSync, readdirSync, rmSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { cleanupAll, onCleanup, tempDir, waitFor } from '../helpers/cli.js'
+import { cleanupAll, waitFor } from '../helpers/cli.js'
 import { makeCluster } from '../helpers/cluster.js'
 import { Ledger } from '../helpers/ledger.js'
+import { mountSmallDisk } from '../helpers/small-disk.js'
 
 const MiB = 1024 * 1024
-
-/** Mounts a tmpfs of `sizeMiB` over `dir`, keeping what `dir` held; undefined (and why) when mounting is not allowed here. */
-function mountSmallDisk (dir: string, sizeMiB: number): { resize: (mib: number) => void } | string {
-  const saved = tempDir('lansync-disk-full-saved-')
-  cpSync(dir, saved, { recursive: true })
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    return `cannot mount a tmpfs (${(err as Error).message.split('\n')[0]})`
-  }
-  onCleanup(() => { try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }) } catch {} })
-  cpSync(saved, dir, { recursive: true })
-  rmSync(saved, { recursive: true, force: true })
-  return { resize: mib => { execFileSync('mount', ['-o', `remount,size=${mib}m`, dir], { stdio: 'pipe' }) } }
-}
 
 test('a file that does not fit is reported, the rest syncs, and it arrives once there is room (also across a restart)', async () => {
   const [a, b] = await makeCluster(['a', 'b'])
