@@ -1,26 +1,29 @@
 // The mass-delete guard with real agents: a peer that deletes most of a folder at once does not
 // delete it here until a person runs `lansync folder resume`; smaller deletes apply as before.
+// The scenarios end with the ledger's checks (test/helpers/ledger.ts): no deleted version is lost.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, rmSync, existsSync, readFileSync, readdirSync, mkdirSync, renameSync } from 'node:fs'
+import { rmSync, existsSync, readFileSync, readdirSync, mkdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { cleanupAll, cli, runCli, waitFor } from '../helpers/cli.js'
 import { makeCluster, waitConverged, type Device } from '../helpers/cluster.js'
+import { Ledger } from '../helpers/ledger.js'
 
 const names = Array.from({ length: 20 }, (_, i) => `file-${String(i).padStart(2, '0')}.txt`)
 
-async function startWithFiles (): Promise<Device[]> {
+async function startWithFiles (): Promise<[Device, Device, Ledger]> {
   const [a, b] = await makeCluster(['a', 'b'])
-  for (const name of names) writeFileSync(join(a.folder, name), `content of ${name}\n`)
+  const ledger = new Ledger([a, b])
+  for (const name of names) ledger.write(a, name, `content of ${name}\n`)
   await a.start(); await b.start()
   await waitConverged([a, b])
-  return [a, b]
+  return [a, b, ledger]
 }
 
 const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
 
 test('15 of 20 files deleted on A: B holds them, paused with a reason, until `folder resume`', async () => {
-  const [a, b] = await startWithFiles()
+  const [a, b, ledger] = await startWithFiles()
   for (const name of names.slice(0, 15)) rmSync(join(a.folder, name))
   const paused = await waitFor(async () => {
     const f = await docsOf(b)
@@ -31,7 +34,7 @@ test('15 of 20 files deleted on A: B holds them, paused with a reason, until `fo
   assert.match(paused.reason, /lansync folder resume docs/)
   // Nothing deleted on B, and the rest still syncs.
   for (const name of names) assert.ok(existsSync(join(b.folder, name)), `${name} kept on B`)
-  writeFileSync(join(a.folder, 'after.txt'), 'still syncing')
+  ledger.write(a, 'after.txt', 'still syncing')
   await waitFor(() => existsSync(join(b.folder, 'after.txt')), { what: 'a new file to reach B while paused' })
   for (const name of names) assert.ok(existsSync(join(b.folder, name)), `${name} still kept on B`)
 
@@ -66,11 +69,12 @@ test('15 of 20 files deleted on A: B holds them, paused with a reason, until `fo
   const target = join(b.folder, names[3])
   await cli(b.home, ['restore', target])
   assert.is(readFileSync(target, 'utf8'), `content of ${names[3]}\n`)
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 
 test('a move of most files and deletes below the share apply at once; `folder set --max-delete-share` lowers it live; held deletes survive a restart', async () => {
-  const [a, b] = await startWithFiles()
+  const [a, b, ledger] = await startWithFiles()
   // Moving 15 of 20 files into a directory deletes 15 paths, but their content is added again.
   mkdirSync(join(a.folder, 'moved'))
   for (const name of names.slice(5)) renameSync(join(a.folder, name), join(a.folder, 'moved', name))
@@ -102,6 +106,7 @@ test('a move of most files and deletes below the share apply at once; `folder se
   await cli(b.home, ['folder', 'resume', 'docs'])
   const tree = await waitConverged([a, b])
   assert.equal(Object.keys(tree).sort(), ['moved', ...names.slice(9).map(n => `moved/${n}`)])
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 

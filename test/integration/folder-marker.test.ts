@@ -1,18 +1,21 @@
 // A folder whose directory (and so its .lansync marker) disappears, as an unmounted disk does:
 // the agent stops that folder and says why, turns no missing file into a deletion, writes nothing
-// into the empty mount point, and carries on by itself once the directory is back.
+// into the empty mount point, and carries on by itself once the directory is back. Ends with the
+// ledger's checks (test/helpers/ledger.ts).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, rmSync, existsSync, cpSync, readFileSync } from 'node:fs'
+import { rmSync, existsSync, cpSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cleanupAll, cli, runCli, tempDir, waitFor } from '../helpers/cli.js'
 import { makeCluster, waitConverged, type Device } from '../helpers/cluster.js'
+import { Ledger } from '../helpers/ledger.js'
 
 const docsOf = async (d: Device): Promise<any> => (await d.status()).folders.find((f: any) => f.id === 'docs')
 
 test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: sync goes on', async () => {
   const [a, b] = await makeCluster(['a', 'b'])
-  for (let i = 0; i < 20; i++) writeFileSync(join(a.folder, `f${i}.txt`), `file ${i}`)
+  const ledger = new Ledger([a, b])
+  for (let i = 0; i < 20; i++) ledger.write(a, `f${i}.txt`, `file ${i}`)
   await a.start(); await b.start()
   await waitConverged([a, b])
   const backup = join(tempDir('lansync-backup-'), 'docs')
@@ -34,7 +37,7 @@ test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: s
   await waitFor(() => /docs: stopped: folder marker missing at/.test(a.agent?.output() ?? ''), { what: 'the reason in the log' })
 
   // B changes something meanwhile: A hears of it but writes nothing where its disk should be.
-  writeFileSync(join(b.folder, 'new-on-b.txt'), 'made while A was away')
+  ledger.write(b, 'new-on-b.txt', 'made while A was away')
   await waitFor(async () => {
     const peer = (await a.status()).peers.find((p: any) => p.deviceId === b.id)
     return peer?.folders?.[0]?.needFiles > 0
@@ -58,8 +61,9 @@ test('rm -rf of the folder on A: A stops, B keeps every file; the folder back: s
   assert.is(Object.keys(tree).length, 21)
   assert.is(readFileSync(join(a.folder, 'new-on-b.txt'), 'utf8'), 'made while A was away')
   // And sync in both directions still works.
-  writeFileSync(join(a.folder, 'after.txt'), 'back')
+  ledger.write(a, 'after.txt', 'back')
   await waitFor(() => existsSync(join(b.folder, 'after.txt')), { what: 'a new file from A to reach B' })
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 

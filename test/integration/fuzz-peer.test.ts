@@ -9,7 +9,7 @@
 // sets the number of runs; the whole property stops after FUZZ_TIME_S, default 60 s).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs'
+import { readFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { createHash } from 'node:crypto'
 import crypto from 'hypercore-crypto'
@@ -23,6 +23,7 @@ import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js'
 import { cleanupAll, cli, waitFor } from '../helpers/cli.js'
 import { onMessages } from '../helpers/raw-peer.js'
 import { makeCluster, snapshotTree, waitConverged } from '../helpers/cluster.js'
+import { Ledger } from '../helpers/ledger.js'
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
@@ -169,7 +170,8 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
   const hostileId = encodeDeviceId(hostile.publicKey)
   await cli(a.home, ['device', 'add', hostileId, '--name', 'mallory'])
   await cli(a.home, ['folder', 'share', 'docs', hostileId])
-  for (let i = 0; i < 12; i++) writeFileSync(join(a.folder, `keep-${i}-7f3a.txt`), `keep ${i}`)
+  const ledger = new Ledger([a, b])
+  for (let i = 0; i < 12; i++) ledger.write(a, `keep-${i}-7f3a.txt`, `keep ${i}`)
   await a.start(); await b.start()
   await waitConverged([a, b])
   const statusOf = async (): Promise<any> => await a.status()
@@ -278,10 +280,11 @@ test('fuzzed frames from a paired peer: only that connection closes, with a reas
   const peerB = (await statusOf()).peers.find((p: any) => p.deviceId === b.id)
   assert.ok(peerB.isConnected)
   assert.is(peerB.connectedMs, bSince, 'the good peer kept its connection')
-  writeFileSync(join(b.folder, 'after-fuzz.txt'), 'still syncing')
-  writeFileSync(join(a.folder, 'after-fuzz-a.txt'), 'and back')
+  ledger.write(b, 'after-fuzz.txt', 'still syncing')
+  ledger.write(a, 'after-fuzz-a.txt', 'and back')
   await waitConverged([a, b])
   assert.is(readFileSync(join(a.folder, 'after-fuzz.txt'), 'utf8'), 'still syncing')
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 

@@ -1,9 +1,10 @@
 // A paired-but-hostile peer and an unpaired one, speaking real Noise over TCP to a real agent:
 // every violation closes that connection with a logged reason, the agent keeps serving its good
-// peer, and nothing outside the folder (or half-checked inside it) is written.
+// peer, and nothing outside the folder (or half-checked inside it) is written. Ends with the
+// ledger's checks (test/helpers/ledger.ts).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs'
+import { readFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { randomBytes, createHash } from 'node:crypto'
 import crypto from 'hypercore-crypto'
@@ -16,6 +17,7 @@ import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js'
 import { cleanupAll, cli, waitFor } from '../helpers/cli.js'
 import { onMessages, sendMessage } from '../helpers/raw-peer.js'
 import { makeCluster, waitConverged } from '../helpers/cluster.js'
+import { Ledger } from '../helpers/ledger.js'
 
 const packr = new Packr({ useRecords: false })
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
@@ -28,7 +30,8 @@ test('bad peers are refused one by one while the good peer keeps syncing', async
   await cli(a.home, ['folder', 'share', 'docs', hostileId])
   // One block (under the chunker's minimum) that the flood below asks for over and over.
   const floodBytes = randomBytes(12 * 1024)
-  writeFileSync(join(a.folder, 'flood.bin'), floodBytes)
+  const ledger = new Ledger([a, b])
+  ledger.write(a, 'flood.bin', floodBytes)
   await a.start(); await b.start()
   const outsideBefore = readdirSync(dirname(a.folder)).sort()
   const aKey = decodeDeviceId(a.id)
@@ -102,13 +105,14 @@ test('bad peers are refused one by one while the good peer keeps syncing', async
   await transport.close()
 
   // The agent is alive and still syncs with its good peer; nothing outside the folder changed.
-  writeFileSync(join(b.folder, 'still-works.txt'), 'yes')
+  ledger.write(b, 'still-works.txt', 'yes')
   await waitConverged([a, b])
   assert.is(readFileSync(join(a.folder, 'still-works.txt'), 'utf8'), 'yes')
   assert.equal(readdirSync(dirname(a.folder)).sort(), outsideBefore)
   assert.not.ok(existsSync(join(dirname(a.folder), 'evil.txt')))
   assert.not.ok(existsSync('/tmp/evil.txt'))
   await waitFor(() => /closing connection to/.test(a.agent?.output() ?? ''), { what: 'logged reasons' })
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 

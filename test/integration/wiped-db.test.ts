@@ -1,13 +1,15 @@
 // A device whose database is lost (the folder's files stay, some edited while it was down) rejoins:
 // every file that differs from the peer's becomes a conflict, with both contents kept, never a
-// silent overwrite in either direction; files that are the same move no data.
+// silent overwrite in either direction; files that are the same move no data. Ends with the
+// ledger's checks (test/helpers/ledger.ts): every version written on either device is kept.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFileSync, rmSync, readFileSync, readdirSync, utimesSync } from 'node:fs'
+import { rmSync, readFileSync, readdirSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { cleanupAll, cli, waitFor } from '../helpers/cli.js'
 import { makeCluster, waitConverged } from '../helpers/cluster.js'
+import { Ledger } from '../helpers/ledger.js'
 
 const setAge = (file: string, ageMs: number): void => {
   const t = new Date(Date.now() - ageMs)
@@ -16,33 +18,34 @@ const setAge = (file: string, ageMs: number): void => {
 
 test('A loses its database: differing files become conflicts both ways, identical ones move nothing', async () => {
   const [a, b] = await makeCluster(['a', 'b'])
+  const ledger = new Ledger([a, b])
   const same = randomBytes(300_000)
-  writeFileSync(join(a.folder, 'same.bin'), same)
-  writeFileSync(join(a.folder, 'newer-on-b.txt'), 'original')
-  writeFileSync(join(a.folder, 'edited-offline-on-a.txt'), 'original')
-  writeFileSync(join(a.folder, 'edited-twice.txt'), 'v1')
+  ledger.write(a, 'same.bin', same)
+  ledger.write(a, 'newer-on-b.txt', 'original')
+  ledger.write(a, 'edited-offline-on-a.txt', 'original')
+  ledger.write(a, 'edited-twice.txt', 'v1')
   for (const f of ['newer-on-b.txt', 'edited-offline-on-a.txt', 'edited-twice.txt']) setAge(join(a.folder, f), 3_600_000)
   await a.start(); await b.start()
   await waitConverged([a, b])
   // A edits one file twice more, so the peer holds a version A's counter reached 3 for.
-  writeFileSync(join(a.folder, 'edited-twice.txt'), 'v2')
+  ledger.write(a, 'edited-twice.txt', 'v2')
   setAge(join(a.folder, 'edited-twice.txt'), 1_800_000)
   await waitFor(() => readFileSync(join(b.folder, 'edited-twice.txt'), 'utf8') === 'v2')
-  writeFileSync(join(a.folder, 'edited-twice.txt'), 'v3')
+  ledger.write(a, 'edited-twice.txt', 'v3')
   setAge(join(a.folder, 'edited-twice.txt'), 600_000)
   await waitFor(() => readFileSync(join(b.folder, 'edited-twice.txt'), 'utf8') === 'v3')
   await a.stop()
 
   // While A is down, B edits a file (B's is the newest content of it).
-  writeFileSync(join(b.folder, 'newer-on-b.txt'), 'newer on b')
+  ledger.write(b, 'newer-on-b.txt', 'newer on b')
   await waitFor(async () => (await cli(b.home, ['history', join(b.folder, 'newer-on-b.txt'), '--json'])).json.versions.length === 2, { what: 'B to record its edit' })
   await b.stop()
 
   // A's database is gone; its disk has an offline edit, and a file back at an old content (a
   // restored backup), older than what B has.
   rmSync(join(a.home, 'db'), { recursive: true, force: true })
-  writeFileSync(join(a.folder, 'edited-offline-on-a.txt'), 'offline edit on a')
-  writeFileSync(join(a.folder, 'edited-twice.txt'), 'v1')
+  ledger.write(a, 'edited-offline-on-a.txt', 'offline edit on a')
+  ledger.write(a, 'edited-twice.txt', 'v1')
   setAge(join(a.folder, 'edited-twice.txt'), 3_600_000)
 
   await a.start(); await b.start()
@@ -64,6 +67,7 @@ test('A loses its database: differing files become conflicts both ways, identica
   const peer = status.peers.find((p: any) => p.deviceId === b.id)
   assert.ok(peer.blockBytesReceived < 10_000, `A received ${peer.blockBytesReceived as number} block bytes`)
   assert.ok(peer.blockBytesSent < 10_000, `A sent ${peer.blockBytesSent as number} block bytes`)
+  await ledger.check()
   await a.stop(); await b.stop()
 })
 
