@@ -98,9 +98,15 @@ export function snapshotTree (root: string): Record<string, string> {
       if (d === root && name === '.lansync') continue
       const full = join(d, name)
       const rel = relative(root, full)
-      const s = lstatSync(full)
-      if (s.isSymbolicLink()) out[rel] = 'link:' + readlinkSync(full)
-      else if (s.isDirectory()) { out[rel] = 'dir'; walk(full) } else out[rel] = createHash('sha256').update(readFileSync(full)).digest('hex') + ':' + (statSync(full).mode & 0o777).toString(8)
+      try {
+        const s = lstatSync(full)
+        if (s.isSymbolicLink()) out[rel] = 'link:' + readlinkSync(full)
+        else if (s.isDirectory()) { out[rel] = 'dir'; walk(full) } else out[rel] = createHash('sha256').update(readFileSync(full)).digest('hex') + ':' + (statSync(full).mode & 0o777).toString(8)
+      } catch (err: any) {
+        // Gone between the listing and the look (an agent is still at work): not part of this snapshot.
+        if (err.code !== 'ENOENT') throw err
+        delete out[rel]
+      }
     }
   }
   walk(root)
