@@ -56,8 +56,10 @@ export class LansyncContender implements Contender {
       lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
     }
     for (const side of sides) {
+      // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
+      const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
       const agent = startChild(`lansync ${side.name}`, process.execPath,
-        ['--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+        [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
       side.agent = agent
       await waitFor(() => {
         if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
