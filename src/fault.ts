@@ -11,6 +11,7 @@ export type CrashPoint =
   | 'pull:block-stored' // a fetched block is in the store, the file not yet written
   | 'apply:temp-written' // the temp file is complete and synced, not yet renamed
   | 'apply:renamed' // the new content is in place, the index does not know it yet
+  | 'apply:linked' // a rename's new path is a hard link of the old file, neither recorded nor the old one deleted yet
   | 'apply:delete-checked' // a remote deletion's path was checked against the index, not yet removed
   | 'scan:blocks-stored' // a scanned file's blocks are stored, its record not yet committed
   | 'serve:block' // a block is being sent to a peer

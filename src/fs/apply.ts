@@ -7,9 +7,9 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
 import type { Store, StoredRecord } from '../store/store.js'
-import { writeFileAtomically, fsyncDir, utimesSeconds, removeFileIfUnchanged, TargetChangedError } from './atomic.js'
+import { writeFileAtomically, fsyncDir, utimesSeconds, removeFileIfUnchanged, linkIfUnchanged, TargetChangedError } from './atomic.js'
 import { versionContent } from './restore.js'
-import { pausePoint } from '../fault.js'
+import { crashPoint, pausePoint } from '../fault.js'
 
 /** What the path looks like on disk after applying: the local facts the index keeps. */
 export interface Applied { inode: number, mtimeMs: number }
@@ -91,19 +91,76 @@ export interface ApplyOptions {
    * content, the whole-file hash check fails and the store is used after all.
    */
   copyFrom?: string
+  /**
+   * The file this batch deletes whose content `record` adds at a new path (a rename): the new
+   * path is made a hard link of it (see linkRenamed), no byte read or written. Implies copyFrom
+   * as the fallback.
+   */
+  renamedFrom?: { path: string, local: StoredRecord }
+  /** A file's directory is not fsynced here: the caller does it before recording the file. */
+  isDirSyncDeferred?: boolean
 }
 
-export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path, { copyFrom }: ApplyOptions = {}): Promise<Applied> {
+export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path, { copyFrom, renamedFrom, isDirSyncDeferred = false }: ApplyOptions = {}): Promise<Applied> {
   return await applying(target, async () => {
-    if (copyFrom !== undefined && record.kind === 'file') {
+    if (renamedFrom !== undefined && target === record.path) {
+      const linked = await linkRenamed(root, record, local, renamedFrom)
+      if (linked !== undefined) {
+        if (!isDirSyncDeferred) await fsyncDir(dirname(joinFolderPath(root, target)))
+        return linked
+      }
+    }
+    const source = copyFrom ?? renamedFrom?.path
+    if (source !== undefined && record.kind === 'file') {
       try {
-        return await applyRecordUnmapped(root, store, record, local, target, localFileContent(joinFolderPath(root, copyFrom)))
+        return await applyRecordUnmapped(root, store, record, local, target, localFileContent(joinFolderPath(root, source)), isDirSyncDeferred)
       } catch (err) {
         if (!(err instanceof SourceChangedError) && !isLansyncError(err, 'STORE_CORRUPT')) throw err
       }
     }
-    return await applyRecordUnmapped(root, store, record, local, target, versionContent(store, record))
+    return await applyRecordUnmapped(root, store, record, local, target, versionContent(store, record), isDirSyncDeferred)
   })
+}
+
+/**
+ * A rename applied as a rename: the new path `record.path` becomes a second name (hard link) of
+ * the old file, which the batch deletes afterwards through applyDelete. Only when nothing can
+ * differ from writing the file: the new path is not in the index (a new file), the old file's
+ * record has the same content, size, mode and mtime as `record`, its inode is known, and its disk
+ * state still is that record (checked by linkIfUnchanged just before and after the link, so a save
+ * to the old path meanwhile is never recorded as the new file). Else undefined: copy instead.
+ *
+ * Saves to the old path between the link and its delete: both names are one inode until then.
+ *  - A save by rename (as editors save) gives the old path a new inode: the link is already
+ *    broken, the new path keeps the remote content; the delete sees another inode and stops
+ *    (LOCAL_CHANGED), the puller rescans the old path, the save is recorded and wins the conflict.
+ *  - A save in place writes the shared inode, so the new path shows it too. Its mtime (and maybe
+ *    size) no longer match either record: the delete of the old path stops as above, and the
+ *    puller rescans the new path as well (Puller's link check after the batch), which records
+ *    the save there as a local edit. The remote version of the new path was committed (history
+ *    and block store) before, so nothing is lost; both names keep the user's bytes.
+ * A crash between the link and the delete leaves two names of one file, both in the index; the
+ * peer sends the delete again (its batch was not acknowledged) and it is applied then.
+ */
+async function linkRenamed (root: string, record: FileRecord, local: StoredRecord | undefined, from: { path: string, local: StoredRecord }): Promise<Applied | undefined> {
+  const source = from.local
+  const isSameFile = record.kind === 'file' && source.kind === 'file' && !source.isDeleted && source.inode !== 0 &&
+    source.sizeBytes === record.sizeBytes && source.mtimeMs === record.mtimeMs && (source.mode & 0o7777) === (record.mode & 0o7777) &&
+    Buffer.compare(source.hash, record.hash) === 0
+  if (!isSameFile || (local !== undefined && !local.isDeleted)) return undefined
+  await assertRealParents(root, from.path)
+  await assertRealParents(root, record.path)
+  try {
+    const linked = await linkIfUnchanged(joinFolderPath(root, from.path), joinFolderPath(root, record.path), { inode: source.inode, sizeBytes: source.sizeBytes, mtimeMs: source.mtimeMs })
+    if (linked === undefined) return undefined
+    crashPoint('apply:linked')
+    await pausePoint('apply:linked')
+    return { inode: linked.inode, mtimeMs: linked.mtimeMs }
+  } catch (err) {
+    // The name we linked was saved over meanwhile: it is the user's file now (a rescan records it).
+    if (err instanceof TargetChangedError) throw new LocalChangedError(record.path)
+    throw err
+  }
 }
 
 class SourceChangedError extends Error {}
@@ -125,7 +182,7 @@ async function * localFileContent (path: string): AsyncGenerator<Uint8Array> {
   }
 }
 
-async function applyRecordUnmapped (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string, content: AsyncIterable<Uint8Array>): Promise<Applied> {
+async function applyRecordUnmapped (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string, content: AsyncIterable<Uint8Array>, isDirSyncDeferred = false): Promise<Applied> {
   await assertRealParents(root, target)
   const full = joinFolderPath(root, target)
   if (record.kind === 'file') {
@@ -143,7 +200,8 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
           // A directory or symlink in the way of a file is replaced only if the index knew it.
           if (target === record.path && local !== undefined && !local.isDeleted && local.kind !== 'file') await removeKnown(full, local)
         },
-        expectedTarget: isReplacingFile ? { inode: local.inode, sizeBytes: local.sizeBytes, mtimeMs: local.mtimeMs } : 'absent'
+        expectedTarget: isReplacingFile ? { inode: local.inode, sizeBytes: local.sizeBytes, mtimeMs: local.mtimeMs } : 'absent',
+        isDirSynced: !isDirSyncDeferred
       })
       return { inode: written.inode, mtimeMs: written.mtimeMs }
     } catch (err) {

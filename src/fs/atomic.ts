@@ -27,6 +27,12 @@ export interface AtomicWriteOptions {
    * place meanwhile it is put back. Either way TargetChangedError, and nothing of the user's lost.
    */
   expectedTarget?: 'absent' | ExpectedFile
+  /**
+   * False when the caller fsyncs the target's directory itself, once for many files written
+   * together, before it records any of them (a crash must never leave the index naming a file
+   * whose directory entry is not durable).
+   */
+  isDirSynced?: boolean
 }
 
 /** The facts of a file the index knows (inode 0: unknown, not compared). */
@@ -52,7 +58,7 @@ export function tempPathFor (target: string): string {
 export interface WrittenFile { sizeBytes: number, inode: number, mtimeMs: number }
 
 /** Writes atomically. The temp file never outlives a failure. */
-export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget }: AtomicWriteOptions): Promise<WrittenFile> {
+export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget, isDirSynced = true }: AtomicWriteOptions): Promise<WrittenFile> {
   await mkdir(dirname(target), { recursive: true })
   const temp = tempPathFor(target)
   const handle = await open(temp, 'wx', 0o600)
@@ -89,7 +95,7 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
     await rm(temp, { force: true })
     throw err
   }
-  await fsyncDir(dirname(target))
+  if (isDirSynced) await fsyncDir(dirname(target))
   return { sizeBytes, inode: written.ino, mtimeMs: Math.floor(written.mtimeMs) }
 }
 
@@ -154,6 +160,33 @@ export async function removeFileIfUnchanged (target: string, expected: ExpectedF
     await rename(aside, join(dirname(target), `${basename(target).slice(0, 200)}.lansync-saved-${randomBytes(3).toString('hex')}`))
   }
   throw new TargetChangedError(target)
+}
+
+/**
+ * Creates `target` as a second name of `source` (a hard link: no byte copied), only if `source`
+ * still is the file `expected` describes and `target` does not exist (link() refuses to replace
+ * anything, so a file saved at `target` meanwhile is never touched). Returns the linked file's
+ * facts, or undefined when this cannot be done here (source changed or gone, target appeared, no
+ * hard links on this file system): the caller then writes the file the ordinary way. Does not
+ * fsync the directory (the caller does, before recording the target).
+ */
+export async function linkIfUnchanged (source: string, target: string, expected: ExpectedFile): Promise<WrittenFile | undefined> {
+  const before = await lstat(source).catch(() => undefined)
+  if (before === undefined || !isExpectedFile(before, expected)) return undefined
+  await mkdir(dirname(target), { recursive: true })
+  try {
+    await link(source, target)
+  } catch (err: any) {
+    if (err.code === 'EEXIST' || err.code === 'ENOENT' || NO_HARD_LINKS.has(err.code)) return undefined
+    throw err
+  }
+  // The source may have been replaced or written between the check and the link: then `target`
+  // names the user's file, not the expected content. Take the name back (only if it still is
+  // what was linked; else it is the user's now, and theirs to keep) and let the caller write.
+  const after = await lstat(target)
+  if (isExpectedFile(after, expected)) return { sizeBytes: after.size, inode: after.ino, mtimeMs: Math.floor(after.mtimeMs) }
+  await removeFileIfUnchanged(target, { inode: after.ino, sizeBytes: after.size, mtimeMs: Math.floor(after.mtimeMs) })
+  return undefined
 }
 
 function isExpectedFile (s: Stats, expected: ExpectedFile): boolean {

@@ -1,16 +1,18 @@
 // Brings one folder up to date with what one peer announced: plans each batch of remote records
 // against the index, fetches only the blocks the block store lacks (so renames, copies and old
 // versions cost nothing), and applies each action atomically inside the folder's write queue.
+import { dirname } from 'node:path'
 import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
 import { decideRemote } from '../core/folder-type.js'
 import type { FileRecord } from '../core/types.js'
-import { isLansyncError } from '../errors.js'
-import { applyDelete, applyMetadata, applyRecord, LocalChangedError } from '../fs/apply.js'
+import { joinFolderPath } from '../core/paths.js'
+import { LansyncError, isLansyncError } from '../errors.js'
+import { applyDelete, applyMetadata, applyRecord, LocalChangedError, type Applied } from '../fs/apply.js'
+import { fsyncDir } from '../fs/atomic.js'
 import { isStoreWriteError, type Change, type StoredRecord } from '../store/store.js'
 import type { BlockFetcher } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
-
 
 export interface PullerOptions {
   runner: FolderRunner
@@ -35,6 +37,24 @@ export interface PullerOptions {
 const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO', 'STORE_FULL'])
 const DEFAULT_RETRY_MS = 10_000
 
+/**
+ * A group (see applyGroup) holds at most this many files and bytes: it bounds how long one group
+ * keeps scans waiting and how much is written before one commit records it.
+ */
+const GROUP_MAX_FILES = 64
+const GROUP_MAX_BYTES = 8 * 1024 * 1024
+/**
+ * Files of a group written at once. Each write waits mostly on its fsync, which runs on libuv's
+ * thread pool (see UV_THREADPOOL_SIZE in cli/main.ts): more at once only queues there.
+ */
+const GROUP_WRITES_AT_ONCE = 8
+
+/** How one record of a group went: applied (no error), or the error it met. */
+interface Outcome { error?: unknown }
+
+/** A file of the batch that another one was linked from (a rename applied as a link): `to` names the same inode until `from` is deleted. */
+interface Linked { from: string, to: string }
+
 export class Puller {
   private readonly runner: FolderRunner
   private readonly fetcher: BlockFetcher
@@ -43,8 +63,10 @@ export class Puller {
   private readonly peerName: () => string
   private readonly isGuarded: boolean
   private queue: Promise<void> = Promise.resolve()
-  /** Content hash → a path the batch being applied deletes (see renameSources). */
-  private copySources = new Map<string, string>()
+  /** Content hash → a file the batch being applied deletes (see renameSources). */
+  private copySources = new Map<string, RenameSource>()
+  /** Renames of the batch being applied that were made hard links (see checkLinks). */
+  private linked: Linked[] = []
   /** The newest remote record per path received and not yet handled (applied, skipped, held or failed): what `lansync plan` previews. */
   private readonly pending = new Map<string, FileRecord>()
   /** Remote records that failed for a local reason, by path: tried again every `retryMs`. */
@@ -144,45 +166,224 @@ export class Puller {
   private async applyBatch (batch: FileRecord[], settle: (record: FileRecord) => void): Promise<void> {
     const records = applyOrder(await this.guardDeletes(await this.keepHeld(batch, settle)))
     this.copySources = await this.renameSources(records)
-    // Ask for every missing block of the batch at once (the fetcher's byte window bounds what is
-    // in flight), then apply in order as each record's blocks are in.
-    const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
-    for (let i = 0; i < records.length; i++) {
-      const remote = records[i]
-      if (this.isClosed) return
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          const prefetched = await prefetches[i]
+    this.linked = []
+    try {
+      // Ask for every missing block of the batch at once (the fetcher's byte window bounds what
+      // is in flight), then apply in order as each record's blocks are in.
+      const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
+      const isFetched = records.map(() => false)
+      prefetches.forEach((p, i) => { void p.then(() => { isFetched[i] = true }) })
+      for (let i = 0; i < records.length;) {
+        if (this.isClosed) return
+        const prefetched = await prefetches[i]
+        const group = groupAt(records, i, isFetched)
+        if (group.length <= 1) {
+          if (!(await this.applyAlone(records[i], prefetches[i], settle))) return
+          i += 1
+          continue
+        }
+        const outcomes = await this.applyGroup(group, [prefetched, ...await Promise.all(prefetches.slice(i + 1, i + group.length))])
+        if (outcomes === undefined) return
+        for (let k = 0; k < group.length; k++) {
+          if (!(await this.applyAlone(group[k], prefetches[i + k], settle, outcomes[k]))) return
+        }
+        i += group.length
+      }
+    } finally {
+      await this.checkLinks()
+    }
+  }
+
+  /**
+   * Applies one record, or takes the outcome a group already had for it (`first`), and handles
+   * what followed as always: a local change is rescanned and planned again (up to twice, alone),
+   * a missing folder marker is waited for, a per-path problem is reported (and kept to retry when
+   * it may pass). False when the puller closed meanwhile: the batch stops.
+   */
+  private async applyAlone (remote: FileRecord, prefetch: Promise<unknown>, settle: (record: FileRecord) => void, first?: Outcome): Promise<boolean> {
+    let given = first
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (given !== undefined) {
+          const { error } = given
+          given = undefined
+          if (error !== undefined) throw error
+        } else {
+          const prefetched = await prefetch
           if (prefetched instanceof Error && attempt === 0) throw prefetched
           await this.applyOne(remote)
-          await this.runner.dropKnownIfCovered(remote.path)
-          this.forgetPending(remote)
-          if ((this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path) // applied: no older failure of it is left to retry
-          break
-        } catch (err) {
-          if (isLansyncError(err, 'FOLDER_MARKER_MISSING')) {
-            // The folder's disk is gone: nothing is written into its empty mount point. Wait for it
-            // (the batch stays unacknowledged, so after a restart the peer sends it again).
-            await this.runner.whenMarkerPresent()
-            if (this.isClosed || this.runner.isStopped) return
-            attempt -= 1
-            continue
-          }
-          if (err instanceof LocalChangedError && attempt < 2) {
-            // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
-            await this.runner.scan([remote.path])
-            continue
-          }
-          if (!isLansyncError(err)) throw err
-          this.runner.reportProblem({ path: remote.path, code: err.code, message: err.message }, 'sync')
-          this.forgetPending(remote) // a retryable one stays listed through `failed`
-          if (RETRYABLE_CODES.has(err.code) && (this.failed.get(remote.path)?.sequence ?? -1) <= remote.sequence) this.failed.set(remote.path, remote)
-          if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
-          break
         }
+        await this.runner.dropKnownIfCovered(remote.path)
+        this.forgetPending(remote)
+        if ((this.failed.get(remote.path)?.sequence ?? Infinity) <= remote.sequence) this.failed.delete(remote.path) // applied: no older failure of it is left to retry
+        break
+      } catch (err) {
+        if (isLansyncError(err, 'FOLDER_MARKER_MISSING')) {
+          // The folder's disk is gone: nothing is written into its empty mount point. Wait for it
+          // (the batch stays unacknowledged, so after a restart the peer sends it again).
+          await this.runner.whenMarkerPresent()
+          if (this.isClosed || this.runner.isStopped) return false
+          attempt -= 1
+          continue
+        }
+        if (err instanceof LocalChangedError && attempt < 2) {
+          // The disk moved under us: record what is there now, then plan again (a conflict, not an overwrite).
+          await this.runner.scan([remote.path])
+          continue
+        }
+        if (!isLansyncError(err)) throw err
+        this.runner.reportProblem({ path: remote.path, code: err.code, message: err.message }, 'sync')
+        this.forgetPending(remote) // a retryable one stays listed through `failed`
+        if (RETRYABLE_CODES.has(err.code) && (this.failed.get(remote.path)?.sequence ?? -1) <= remote.sequence) this.failed.set(remote.path, remote)
+        if (err.code === 'PROTOCOL_BLOCK_HASH' || err.code === 'TRANSPORT_CLOSED') throw err
+        break
       }
-      settle(remote)
     }
+    settle(remote)
+    return true
+  }
+
+  /**
+   * Applies a group of new or changed files (see groupAt) inside one exclusive turn: each is
+   * planned again and checked exactly as applyOne does, their contents are written at once (each
+   * through writeFileAtomically with all its checks), then each distinct directory is fsynced
+   * once, and one commit records them all. Per-file waits (fsyncs, store reads) overlap instead
+   * of adding up. Returns each record's outcome, for applyAlone to finish it; undefined when the
+   * puller closed while waiting for the folder's marker.
+   */
+  private async applyGroup (group: FileRecord[], prefetched: unknown[]): Promise<Outcome[] | undefined> {
+    for (;;) {
+      try {
+        return await this.runner.exclusive(async () => await this.applyGroupNow(group, prefetched))
+      } catch (err) {
+        if (!isLansyncError(err, 'FOLDER_MARKER_MISSING')) throw err
+        await this.runner.whenMarkerPresent()
+        if (this.isClosed || this.runner.isStopped) return undefined
+      }
+    }
+  }
+
+  private async applyGroupNow (group: FileRecord[], prefetched: unknown[]): Promise<Outcome[]> {
+    // A failed prefetch is that record's outcome, as it is for a record applied alone.
+    const outcomes: Outcome[] = group.map((_, k) => prefetched[k] instanceof Error ? { error: prefetched[k] } : {})
+    const live = (): number[] => group.map((_, k) => k).filter(k => outcomes[k].error === undefined)
+    const failAll = (ks: number[], error: unknown): void => { for (const k of ks) outcomes[k] = { error } }
+    try {
+      await this.runner.recordUnrecorded()
+    } catch (err) {
+      failAll(live(), err)
+      return outcomes
+    }
+    const plans: Array<Awaited<ReturnType<Puller['plan']>>> = []
+    for (const k of live()) {
+      try { plans[k] = await this.plan(group[k]) } catch (err) { outcomes[k] = { error: err } }
+    }
+    // Only records that change something wait for a missing disk (as in applyOne).
+    if (live().some(k => plans[k].action !== undefined) && !(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
+    const writes: Array<{ k: number, action: Extract<Action, { type: 'pull' }>, local: StoredRecord | undefined }> = []
+    for (const k of live()) {
+      const { action, local, isIgnored } = plans[k]
+      try {
+        if (isIgnored) { await this.runner.ignoreRemote(group[k]); continue }
+        if (action === undefined) continue
+        if (action.type === 'pull' && !action.isMetadataOnly && action.record.kind === 'file') { writes.push({ k, action, local }); continue }
+        // Conflicts, metadata changes: as alone (they commit themselves).
+        const content = contentToFetch(action)
+        if (content !== undefined) await this.ensureBlocks(content)
+        await this.runner.store.assertWritable()
+        await this.applyChecked(action, local)
+      } catch (err) {
+        outcomes[k] = { error: err }
+      }
+    }
+    const root = this.runner.folder.path
+    const applied = new Map<number, Applied>()
+    // Nothing changes on disk while the store cannot record it (see applyOne).
+    try {
+      if (writes.length > 0) await this.runner.store.assertWritable()
+    } catch (err) {
+      failAll(writes.map(({ k }) => k), err)
+      writes.length = 0
+    }
+    await forEachAtOnce(writes, GROUP_WRITES_AT_ONCE, async ({ k, action, local }) => {
+      try {
+        const content = contentToFetch(action)
+        if (content !== undefined) await this.ensureBlocks(content) // usually all present already
+        applied.set(k, await this.applyFile(action.record, local, { isDirSyncDeferred: true }))
+      } catch (err) {
+        outcomes[k] = { error: err }
+      }
+    })
+    for (let n = 0; n < applied.size; n++) crashPoint('apply:renamed')
+    // Each new name durable before the commit that records it: a crash must never leave the index
+    // saying a file is there when its directory entry is not.
+    const dirs = new Map<string, number[]>()
+    for (const k of applied.keys()) {
+      const dir = dirname(joinFolderPath(root, group[k].path))
+      dirs.set(dir, [...(dirs.get(dir) ?? []), k])
+    }
+    await forEachAtOnce([...dirs], GROUP_WRITES_AT_ONCE, async ([dir, ks]) => {
+      try {
+        await fsyncDir(dir)
+      } catch (err) {
+        for (const k of ks) { applied.delete(k); outcomes[k] = { error: new LansyncError('PATH_APPLY_FAILED', `${group[k].path}: its directory could not be synced (${(err as Error).message})`, { cause: err }) } }
+      }
+    })
+    const written = writes.filter(({ k }) => applied.has(k))
+    const changes: Change[] = written.map(({ k, action, local }) => ({ record: { ...action.record, ...applied.get(k) as Applied }, origin: isSameContent(local, action.record) ? undefined : 'remote' }))
+    try {
+      await this.runner.commit(changes)
+    } catch (err) {
+      // In place but not recorded (the store's disk filled meanwhile): recorded as these remote
+      // versions once the store can write, not taken for local edits by the next scan.
+      if (isStoreWriteError(err)) for (const change of changes) this.runner.noteUnrecorded(change)
+      failAll(written.map(({ k }) => k), err)
+    }
+    if (this.runner.folder.type === 'sendonly') {
+      for (const k of live()) {
+        try { await this.runner.forgetCaughtUp(group[k].path) } catch (err) { outcomes[k] = { error: err } }
+      }
+    }
+    return outcomes
+  }
+
+  /** Writes a remote file's content (or links it, for a rename), not yet recorded. */
+  private async applyFile (record: FileRecord, local: StoredRecord | undefined, { isDirSyncDeferred = false } = {}): Promise<Applied> {
+    const source = this.renameSourceFor(record)
+    const applied = await applyRecord(this.runner.folder.path, this.runner.store, record, local, record.path, { ...source, isDirSyncDeferred })
+    if (source.renamedFrom !== undefined && applied.inode === source.renamedFrom.local.inode) this.linked.push({ from: source.renamedFrom.path, to: record.path })
+    return applied
+  }
+
+  /**
+   * Where a file's content may already be in the folder: the file this batch deletes with the
+   * same content (a rename). The first new path of that content is linked to it (see
+   * linkRenamed in fs/apply.ts); any other copies its bytes, so that two paths never end up as
+   * one inode once the old one is gone.
+   */
+  private renameSourceFor (record: FileRecord): { copyFrom?: string, renamedFrom?: { path: string, local: StoredRecord } } {
+    const source = this.copySources.get(Buffer.from(record.hash).toString('hex'))
+    if (source === undefined) return {}
+    if (source.isLinkTaken) return { copyFrom: source.path }
+    source.isLinkTaken = true
+    return { renamedFrom: { path: source.path, local: source.local } }
+  }
+
+  /**
+   * After a batch: a renamed file whose old name was not deleted (a save to it stopped the
+   * delete, or the batch was cut short) still shares its inode with the new name, so a save in
+   * place to the old name changed the new one too, and the watcher reports only the name written.
+   * Rescanning the new name records what it holds (see linkRenamed in fs/apply.ts).
+   */
+  private async checkLinks (): Promise<void> {
+    const linked = this.linked
+    this.linked = []
+    const rescan: string[] = []
+    for (const { from, to } of linked) {
+      const old = await this.runner.store.getRecord(this.runner.folder.id, from).catch(() => undefined)
+      if (old === undefined || !old.isDeleted) rescan.push(to)
+    }
+    if (rescan.length > 0) await this.runner.scan(rescan)
   }
 
   /**
@@ -239,12 +440,12 @@ export class Puller {
    * the disk) instead of being rebuilt from the block store. Files apply before deletes, so the old
    * file is still there.
    */
-  private async renameSources (records: FileRecord[]): Promise<Map<string, string>> {
-    const sources = new Map<string, string>()
+  private async renameSources (records: FileRecord[]): Promise<Map<string, RenameSource>> {
+    const sources = new Map<string, RenameSource>()
     for (const r of records) {
       if (!r.isDeleted) continue
       const local = await this.runner.store.getRecord(this.runner.folder.id, r.path)
-      if (local?.kind === 'file' && !local.isDeleted && local.sizeBytes > 0) sources.set(Buffer.from(local.hash).toString('hex'), r.path)
+      if (local?.kind === 'file' && !local.isDeleted && local.sizeBytes > 0) sources.set(Buffer.from(local.hash).toString('hex'), { path: r.path, local, isLinkTaken: false })
     }
     return sources
   }
@@ -282,24 +483,23 @@ export class Puller {
         // Nothing changes on disk while the store cannot record it (its disk is full): a file
         // replaced now would hold a version the index does not know.
         await this.runner.store.assertWritable()
-        await this.apply(action, local)
+        await this.applyChecked(action, local)
       }
       if (this.runner.folder.type === 'sendonly') await this.runner.forgetCaughtUp(remote.path)
     })
   }
 
-  private async apply (action: Action, local: StoredRecord | undefined): Promise<void> {
+  /** Carries out a planned action and commits it. Call inside `exclusive`, after the checks of applyOne. */
+  private async applyChecked (action: Action, local: StoredRecord | undefined): Promise<void> {
     const root = this.runner.folder.path
     const store = this.runner.store
     switch (action.type) {
       case 'pull': {
         const applied = action.isMetadataOnly && action.record.kind === 'file'
           ? await applyMetadata(root, action.record, local)
-          : await applyRecord(root, store, action.record, local, action.record.path, { copyFrom: this.copySources.get(Buffer.from(action.record.hash).toString('hex')) })
+          : await this.applyFile(action.record, local)
         crashPoint('apply:renamed')
-        const isSameContent = local !== undefined && !local.isDeleted && local.kind === action.record.kind &&
-          Buffer.compare(local.hash, action.record.hash) === 0 && local.mode === action.record.mode && local.linkTarget === action.record.linkTarget
-        const change: Change = { record: { ...action.record, ...applied }, origin: isSameContent ? undefined : 'remote' }
+        const change: Change = { record: { ...action.record, ...applied }, origin: isSameContent(local, action.record) ? undefined : 'remote' }
         try {
           await this.runner.commit([change])
         } catch (err) {
@@ -403,4 +603,44 @@ function applyOrder (records: FileRecord[]): FileRecord[] {
     if (a.kind === 'dir') return depth(a) - depth(b)
     return 0
   })
+}
+
+/** A file the batch being applied deletes, as the index knows it: a rename's source (see renameSources). */
+interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean }
+
+/** Whether applying `record` over `local` leaves the same content (no new version in history). */
+function isSameContent (local: StoredRecord | undefined, record: FileRecord): boolean {
+  return local !== undefined && !local.isDeleted && local.kind === record.kind &&
+    Buffer.compare(local.hash, record.hash) === 0 && local.mode === record.mode && local.linkTarget === record.linkTarget
+}
+
+/**
+ * The records from `start` that apply as one group: new or changed files (rank 1 of applyOrder,
+ * so no order among them matters) whose blocks are in (`isFetched`), each path once, within
+ * GROUP_MAX_FILES and GROUP_MAX_BYTES. The record at `start` is always in (its blocks were
+ * awaited); a group of one applies alone.
+ */
+function groupAt (records: FileRecord[], start: number, isFetched: boolean[]): FileRecord[] {
+  const isGroupable = (r: FileRecord): boolean => r.kind === 'file' && !r.isDeleted
+  if (!isGroupable(records[start])) return [records[start]]
+  const group = [records[start]]
+  const paths = new Set([records[start].path])
+  let bytes = records[start].sizeBytes
+  for (let i = start + 1; i < records.length && group.length < GROUP_MAX_FILES; i++) {
+    const r = records[i]
+    if (!isFetched[i] || !isGroupable(r) || paths.has(r.path) || bytes + r.sizeBytes > GROUP_MAX_BYTES) break
+    group.push(r)
+    paths.add(r.path)
+    bytes += r.sizeBytes
+  }
+  return group
+}
+
+/** Runs `work` on each item, at most `limit` at a time. */
+async function forEachAtOnce<T> (items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++])
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
