@@ -247,6 +247,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     const forgotten: StoredRecord[] = []
     for (const c of candidates) {
       if (c.isForgotten === true && c.previous !== undefined) { forgotten.push(c.previous); continue }
+      const hashedBefore = result.bytesHashed
       const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
       if (change.origin !== undefined) change.record.isLocalOnly = this.isLocalOnly()
@@ -255,7 +256,10 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       else if (wasPresent) result.modified.push(c.path)
       else result.added.push(c.path)
       pending.push(change)
-      pendingBytes += change.record.sizeBytes
+      // Bytes hashed, not file sizes: a moved file costs no hashing, and committing right after it
+      // would send its new path and its old path's tombstone to peers in separate batches, where
+      // they can no longer see a rename (the puller links the old file only within one batch).
+      pendingBytes += result.bytesHashed - hashedBefore
       if (pending.length >= this.batchChanges || pendingBytes >= this.batchBytes) await flush()
       this.emit('progress', { filesDone: result.filesHashed, filesTotal, bytesDone: result.bytesHashed, bytesTotal })
     }
