@@ -147,5 +147,22 @@ test('temp files older than the process are removed (a write cut short); newer o
   }
 })
 
+test('a moved file is committed with its old path\'s tombstone (one batch for peers), however big', async () => {
+  const dir = tempDir()
+  const root = join(dir, 'folder')
+  mkdirSync(join(root, '.lansync'), { recursive: true })
+  const store = await Store.open(join(dir, 'db'))
+  // Commits after 64 KiB hashed: the file alone is bigger.
+  const scanner = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa', batchBytes: 64 * 1024 })
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(300_000, 3))
+  await scanner.scanAll()
+  const commits: string[][] = []
+  scanner.on('committed', records => commits.push(records.map(r => `${r.path}${r.isDeleted ? ' (deleted)' : ''}`).sort()))
+  renameSync(join(root, 'big.bin'), join(root, 'moved.bin'))
+  await scanner.scanAll()
+  assert.equal(commits, [['big.bin (deleted)', 'moved.bin']])
+  await store.close()
+})
+
 test.after(cleanupAll)
 test.run()
