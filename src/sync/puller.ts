@@ -13,6 +13,7 @@ import { isStoreWriteError, type Change, type StoredRecord } from '../store/stor
 import type { BlockFetcher } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
+import { applyOrder, forEachAtOnce, groupAt } from './apply-order.js'
 
 export interface PullerOptions {
   runner: FolderRunner
@@ -37,12 +38,6 @@ export interface PullerOptions {
 const RETRYABLE_CODES = new Set(['DISK_FULL', 'PATH_UNWRITABLE', 'PATH_BLOCKED', 'PATH_APPLY_FAILED', 'STORE_IO', 'STORE_FULL'])
 const DEFAULT_RETRY_MS = 10_000
 
-/**
- * A group (see applyGroup) holds at most this many files and bytes: it bounds how long one group
- * keeps scans waiting and how much is written before one commit records it.
- */
-const GROUP_MAX_FILES = 64
-const GROUP_MAX_BYTES = 8 * 1024 * 1024
 /**
  * Files of a group written at once. Each write waits mostly on its fsync, which runs on libuv's
  * thread pool (see UV_THREADPOOL_SIZE in cli/main.ts): more at once only queues there.
@@ -589,22 +584,6 @@ export class Puller {
   }
 }
 
-/**
- * The order in which a batch is safe to apply: directories that appear, shallow first; then
- * files and links; then deletions, deepest first, so a directory goes only after its children.
- */
-function applyOrder (records: FileRecord[]): FileRecord[] {
-  const depth = (r: FileRecord): number => r.path.split('/').length
-  const rank = (r: FileRecord): number => r.isDeleted ? 2 : r.kind === 'dir' ? 0 : 1
-  return [...records].sort((a, b) => {
-    const byRank = rank(a) - rank(b)
-    if (byRank !== 0) return byRank
-    if (a.isDeleted) return depth(b) - depth(a)
-    if (a.kind === 'dir') return depth(a) - depth(b)
-    return 0
-  })
-}
-
 /** A file the batch being applied deletes, as the index knows it: a rename's source (see renameSources). */
 interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean }
 
@@ -612,35 +591,4 @@ interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean
 function isSameContent (local: StoredRecord | undefined, record: FileRecord): boolean {
   return local !== undefined && !local.isDeleted && local.kind === record.kind &&
     Buffer.compare(local.hash, record.hash) === 0 && local.mode === record.mode && local.linkTarget === record.linkTarget
-}
-
-/**
- * The records from `start` that apply as one group: new or changed files (rank 1 of applyOrder,
- * so no order among them matters) whose blocks are in (`isFetched`), each path once, within
- * GROUP_MAX_FILES and GROUP_MAX_BYTES. The record at `start` is always in (its blocks were
- * awaited); a group of one applies alone.
- */
-function groupAt (records: FileRecord[], start: number, isFetched: boolean[]): FileRecord[] {
-  const isGroupable = (r: FileRecord): boolean => r.kind === 'file' && !r.isDeleted
-  if (!isGroupable(records[start])) return [records[start]]
-  const group = [records[start]]
-  const paths = new Set([records[start].path])
-  let bytes = records[start].sizeBytes
-  for (let i = start + 1; i < records.length && group.length < GROUP_MAX_FILES; i++) {
-    const r = records[i]
-    if (!isFetched[i] || !isGroupable(r) || paths.has(r.path) || bytes + r.sizeBytes > GROUP_MAX_BYTES) break
-    group.push(r)
-    paths.add(r.path)
-    bytes += r.sizeBytes
-  }
-  return group
-}
-
-/** Runs `work` on each item, at most `limit` at a time. */
-async function forEachAtOnce<T> (items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++])
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
