@@ -374,11 +374,16 @@ export class Puller {
     const linked = this.linked
     this.linked = []
     const rescan: string[] = []
-    for (const { from, to } of linked) {
-      const old = await this.runner.store.getRecord(this.runner.folder.id, from).catch(() => undefined)
-      if (old === undefined || !old.isDeleted) rescan.push(to)
+    try {
+      for (const { from, to } of linked) {
+        const old = await this.runner.store.getRecord(this.runner.folder.id, from)
+        if (old === undefined || !old.isDeleted) rescan.push(to)
+      }
+      if (rescan.length > 0) await this.runner.scan(rescan)
+    } catch {
+      // The store failed (or the folder closed): the watcher's own event for the new name, or the
+      // next full scan, sees what it holds; the batch's outcome (or error) is what matters here.
     }
-    if (rescan.length > 0) await this.runner.scan(rescan)
   }
 
   /**
