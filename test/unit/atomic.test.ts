@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { utimesSeconds, writeFileAtomically, TargetChangedError, type ExpectedFile } from '../../src/fs/atomic.js'
+import { linkIfUnchanged, utimesSeconds, writeFileAtomically, TargetChangedError, type ExpectedFile } from '../../src/fs/atomic.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
 
 const remote = Buffer.from('the remote version')
@@ -89,6 +89,31 @@ test('utimesSeconds: every ms reads back floored to itself (ms / 1000 misses abo
   // A value that converts exactly is given as is: whole seconds read back exactly.
   utimesSync(file, utimesSeconds(1_577_934_245_000), utimesSeconds(1_577_934_245_000))
   assert.is(statSync(file).mtimeMs, 1_577_934_245_000)
+})
+
+test('linkIfUnchanged: a second name of the same inode only while the source is what the index says, never over a file', async () => {
+  const dir = tempDir()
+  const source = join(dir, 'old.bin')
+  writeFileSync(source, 'content')
+  const expected = facts(source)
+  // Unchanged: linked (same inode), and the facts returned are the source's.
+  const linked = await linkIfUnchanged(source, join(dir, 'sub', 'new.bin'), expected)
+  assert.equal(linked, { sizeBytes: expected.sizeBytes, inode: expected.inode, mtimeMs: expected.mtimeMs })
+  assert.is(statSync(join(dir, 'sub', 'new.bin')).ino, expected.inode)
+  // A file already at the target: untouched, nothing linked.
+  writeFileSync(join(dir, 'taken.bin'), 'the user\'s')
+  assert.is(await linkIfUnchanged(source, join(dir, 'taken.bin'), expected), undefined)
+  assert.is(readFileSync(join(dir, 'taken.bin'), 'utf8'), 'the user\'s')
+  // The source changed (written in place: another size and mtime) or replaced (another inode): not linked.
+  writeFileSync(source, 'content, edited')
+  assert.is(await linkIfUnchanged(source, join(dir, 'edited.bin'), expected), undefined)
+  writeFileSync(join(dir, 'scratch'), 'content')
+  utimesSync(join(dir, 'scratch'), expected.mtimeMs / 1000, expected.mtimeMs / 1000)
+  renameSync(join(dir, 'scratch'), source)
+  assert.is(await linkIfUnchanged(source, join(dir, 'replaced.bin'), expected), undefined)
+  // Gone: not linked.
+  assert.is(await linkIfUnchanged(join(dir, 'nothing'), join(dir, 'x.bin'), expected), undefined)
+  assert.equal(readdirSync(dir).sort(), ['old.bin', 'sub', 'taken.bin'])
 })
 
 test.after(cleanupAll)
