@@ -26,7 +26,7 @@ test('a save to one file of a group being written is kept: that file becomes a c
 
   const before = pausesOf(b)
   for (const n of names) ledger.write(a, n, `${n} v2 from a`)
-  await waitFor(() => pausesOf(b) >= before + 2, { timeoutMs: 30_000, what: 'b to hold files of the group before replacing them' })
+  await waitFor(() => pausesOf(b) >= before + 4, { timeoutMs: 30_000, what: 'b to hold files of the group before replacing them' })
   // Files applied one after another would each be in place before the next one waits; a group
   // waits with several at once.
   const waiting = pausesOf(b) - before
