@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { callAgent } from '../../src/control/client.js'
 import { checkLoopbackOnly, freePort, run, startChild, waitFor, withTimeout, type Child } from './procs.js'
-import type { Contender, WireCounters } from './contender.js'
+import type { Contender, Restartable, WireCounters } from './contender.js'
+import type { NamedProcess } from './memory.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MAIN = join(ROOT, 'src/cli/main.ts')
@@ -17,7 +18,7 @@ function lansync (home: string, args: string[]): string {
   return run(process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 60_000 })
 }
 
-export class LansyncContender implements Contender {
+export class LansyncContender implements Contender, Restartable {
   readonly name = 'lansync'
   readonly isSynchronous = false
   readonly senderDir: string
@@ -40,6 +41,18 @@ export class LansyncContender implements Contender {
   }
 
   async start (): Promise<string[]> {
+    await this.configure()
+    for (const side of [this.sender, this.receiver]) await this.spawnAgent(side)
+    await waitFor(async () => {
+      const [s, r] = await Promise.all([this.status(this.sender), this.status(this.receiver)])
+      return this.peerOf(s, this.receiver)?.isConnected === true && this.peerOf(r, this.sender)?.isConnected === true &&
+        s.folders.every((f: any) => f.state === 'idle') && r.folders.every((f: any) => f.state === 'idle')
+    }, { timeoutMs: 60_000, what: 'the lansync agents to connect' })
+    return this.checkNetwork()
+  }
+
+  /** Both homes: init, mDNS off, the folder, each other's device at a 127.0.0.1 address, shared. */
+  private async configure (): Promise<void> {
     const sides = [this.sender, this.receiver]
     for (const side of sides) {
       mkdirSync(side.dir, { recursive: true })
@@ -55,27 +68,53 @@ export class LansyncContender implements Contender {
       lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
       lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
     }
-    for (const side of sides) {
-      // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
-      const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
-      const agent = startChild(`lansync ${side.name}`, process.execPath,
-        [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
-      side.agent = agent
-      await waitFor(() => {
-        if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
-        return agent.output().includes(' ready')
-      }, { timeoutMs: 60_000, what: `the lansync ${side.name} agent to start` })
-    }
+  }
+
+  /** Starts the agent of `side` and waits until it says it is ready. */
+  private async spawnAgent (side: Side): Promise<void> {
+    // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
+    const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
+    const agent = startChild(`lansync ${side.name}`, process.execPath,
+      [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+    side.agent = agent
+    await waitFor(() => {
+      if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
+      return agent.output().includes(' ready')
+    }, { timeoutMs: 600_000, intervalMs: 20, what: `the lansync ${side.name} agent to start` })
+  }
+
+  /** Resolves once the sender's folder is idle after a scan that ended at or after `sinceMs` (epoch ms). */
+  private async senderScanned (sinceMs: number): Promise<void> {
     await waitFor(async () => {
-      const [s, r] = await Promise.all([this.status(this.sender), this.status(this.receiver)])
-      return this.peerOf(s, this.receiver)?.isConnected === true && this.peerOf(r, this.sender)?.isConnected === true &&
-        s.folders.every((f: any) => f.state === 'idle') && r.folders.every((f: any) => f.state === 'idle')
-    }, { timeoutMs: 60_000, what: 'the lansync agents to connect' })
-    return this.checkNetwork()
+      const folder = (await this.status(this.sender)).folders.find((f: any) => f.id === FOLDER_ID)
+      return folder?.state === 'idle' && folder.lastScanMs >= sinceMs
+    }, { timeoutMs: 900_000, intervalMs: 25, what: 'the lansync sender to finish its startup scan' })
+  }
+
+  async startAlone (): Promise<void> {
+    await this.configure()
+    const startedMs = Date.now()
+    await this.spawnAgent(this.sender)
+    await this.senderScanned(startedMs)
+  }
+
+  async restartAlone (): Promise<void> {
+    await this.sender.agent?.stop('SIGTERM', 30_000)
+    const startedMs = Date.now()
+    await this.spawnAgent(this.sender)
+    await this.senderScanned(startedMs)
+  }
+
+  processes (): NamedProcess[] {
+    return [this.sender, this.receiver].flatMap(side => {
+      const pid = side.agent?.process.pid
+      return pid !== undefined && side.agent?.process.exitCode === null ? [{ name: `lansync ${side.name}`, pid }] : []
+    })
   }
 
   checkNetwork (): string[] {
-    return [this.sender, this.receiver].map(side => checkLoopbackOnly(`lansync ${side.name}`, side.agent?.process.pid ?? -1))
+    // Only sides that were started: S1 runs the sender alone.
+    return [this.sender, this.receiver].filter(side => side.agent !== undefined).map(side => checkLoopbackOnly(`lansync ${side.name}`, side.agent?.process.pid ?? -1))
   }
 
   async trigger (): Promise<void> {}
