@@ -1,9 +1,9 @@
 // Benchmarks (not tests) for issue 8: lansync side by side with rsync and Syncthing on loopback,
 // against ceilings measured in the same run, judged against the issue's targets. Phases:
 //   ceilings    secret-stream loopback, SHA-256 and write+fsync throughput (ceilings.ts)
+//   core        one-device scan figures and H1's history store size (core.ts)
 //   two-agents  W1, W2, D3, D1, D2 with every tool (two-agents/run.ts)
 //   restart     S1/M1: one device restarted on N unchanged files (two-agents/restart.ts)
-//   core        one-device scan figures and H1's history store size (core.ts)
 // Prints one report (report.ts) and writes it as JSON and SVG under bench/results/.
 // Usage: npm run bench [-- --quick] [--only PHASE[,PHASE]] [--tools lansync,rsync,syncthing]
 //        [--restart-files N] [--install-missing]
@@ -21,7 +21,7 @@ import { toSvg } from './chart.js'
 import { TOOLS, type BenchReport, type Tool } from './results.js'
 
 const MiB = 1024 * 1024
-const PHASES = ['ceilings', 'two-agents', 'restart', 'core'] as const
+const PHASES = ['ceilings', 'core', 'two-agents', 'restart'] as const
 type Phase = typeof PHASES[number]
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 
@@ -43,6 +43,7 @@ const report: BenchReport = {
   mode: isQuick ? 'quick' : 'full',
   startedAt: started.toISOString(),
   wallSeconds: 0,
+  phaseSeconds: {},
   machine: { cpus: cpus().length, loadAverageStart: loadavg(), loadAverageEnd: [] },
   tools: [],
   cases: [],
@@ -53,7 +54,15 @@ const report: BenchReport = {
 }
 let isOk = true
 
-if (phases.includes('ceilings')) {
+/** Runs `phase` if it was asked for, and records its wall time. */
+async function timed (phase: Phase, work: () => Promise<void>): Promise<void> {
+  if (!phases.includes(phase)) return
+  const t = performance.now()
+  await work()
+  report.phaseSeconds[phase] = (performance.now() - t) / 1000
+}
+
+await timed('ceilings', async () => {
   const bytes = (isQuick ? 64 : 256) * MiB
   console.log(`ceilings: pushing ${bytes / MiB} MiB through each`)
   try {
@@ -62,24 +71,24 @@ if (phases.includes('ceilings')) {
     isOk = false
     report.ceilings = { error: (err as Error).message.split('\n')[0] }
   }
-  report.notes.push('ceilings: secret-stream = one @hyperswarm/secret-stream (Noise XX) over TCP on 127.0.0.1 from this process to a sink process, 16 KiB messages as lansync sends them, ' +
-    'written with backpressure and timed until the sink acknowledges the last byte; SHA-256 = node:crypto on one thread; write+fsync = one file in 4 MiB writes then fsync, in the OS temp dir')
-}
-if (phases.includes('two-agents')) {
+  report.notes.push('ceilings: secret-stream = one @hyperswarm/secret-stream (Noise XX) over TCP on 127.0.0.1 from this process to a sink process, 64 KiB per round in 16 KiB messages as lansync sends a block, ' +
+    'backpressure checked after each round, timed until the sink acknowledges the last byte; SHA-256 = node:crypto on one thread; write+fsync = one file in 4 MiB writes then fsync, in the OS temp dir')
+})
+await timed('core', async () => { report.core = await runCore(isQuick) })
+await timed('two-agents', async () => {
   const r = await runTwoAgentBench({ isQuick, tools, isInstallAllowed })
   report.cases = r.cases
   report.notes.push(...r.notes)
   report.networkChecks.push(...r.networkChecks)
   isOk &&= r.isOk
-}
-if (phases.includes('restart')) {
+})
+await timed('restart', async () => {
   const r = await runRestartBench({ files: restartFiles, tools, isInstallAllowed })
   report.restart = r.restart
   isOk &&= Object.values(r.restart).every(o => o !== undefined && !('error' in o))
   report.notes.push(...r.notes)
   report.networkChecks.push(...r.networkChecks)
-}
-if (phases.includes('core')) report.core = await runCore(isQuick)
+})
 
 report.tools = TOOLS.filter(t => tools.includes(t) && (report.cases.some(c => c.outcomes[t] !== undefined) || report.restart[t] !== undefined))
 report.verdicts = judge(report)

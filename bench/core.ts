@@ -108,7 +108,7 @@ export async function runCore (isQuick: boolean): Promise<CoreResult> {
     const history = await historyCase(work, sizes.historyFileBytes)
     lines.push([`history: ${history.fileBytes / MiB} MiB file + ${history.edits} edits of 4 KiB`, `store ${(history.storeBytes / MiB).toFixed(1)} MiB on disk = ${(history.storeBytes / history.fileBytes).toFixed(3)} × data`])
     const peakRssBytes = process.resourceUsage().maxRSS * 1024
-    lines.push(['peak RSS (bench process)', `${(peakRssBytes / MiB).toFixed(0)} MiB`])
+    lines.push(['peak RSS (bench process so far)', `${(peakRssBytes / MiB).toFixed(0)} MiB`])
     for (const [k, v] of lines) console.log(`  ${k}: ${v}`)
     return { lines, history, peakRssBytes }
   } finally {

@@ -3,14 +3,14 @@
 import { resultOf, type BenchReport, type CaseRow, type Tool } from './results.js'
 import * as fmt from './format.js'
 
+/** A tool's cells: seconds (with MB/s for first syncs), wire bytes, peak RSS of its largest process. */
 function cells (row: CaseRow, tool: Tool): string[] {
   const o = row.outcomes[tool]
-  if (o === undefined) return ['–', '–', '–', '–']
-  if ('error' in o) return ['failed', '–', '–', '–']
+  if (o === undefined) return ['–', '–', '–']
+  if ('error' in o) return ['failed', '–', '–']
   const peak = Math.max(0, ...o.processes.map(p => p.peakRssBytes))
   return [
-    fmt.seconds(o.seconds),
-    row.dataBytes === undefined ? '' : fmt.rate(row.dataBytes / o.seconds),
+    fmt.seconds(o.seconds) + (row.dataBytes === undefined ? '' : ` ${fmt.rate(row.dataBytes / o.seconds)}`),
     fmt.wireBytes(o.wireDownBytes + o.wireUpBytes),
     peak === 0 ? '–' : fmt.memory(peak)
   ]
@@ -20,7 +20,7 @@ function ratios (row: CaseRow, peer: Tool): string {
   const a = resultOf(row.outcomes.lansync)
   const b = resultOf(row.outcomes[peer])
   if (a === undefined || b === undefined) return '–'
-  return `time ${fmt.ratio(a.seconds, b.seconds)}, bytes ${fmt.ratio(a.wireDownBytes + a.wireUpBytes, b.wireDownBytes + b.wireUpBytes)}`
+  return `${fmt.ratio(a.seconds, b.seconds)} / ${fmt.ratio(a.wireDownBytes + a.wireUpBytes, b.wireDownBytes + b.wireUpBytes)}`
 }
 
 /** Columns padded to their widest cell; the first left-aligned, the rest right-aligned. */
@@ -32,10 +32,10 @@ export function alignColumns (header: string[], rows: string[][]): string[] {
 
 export function formatCaseTable (report: BenchReport): string[] {
   const header = ['case']
-  for (const tool of report.tools) header.push(`${tool} s`, 'MB/s', 'wire', 'peak RSS')
+  for (const tool of report.tools) header.push(tool, 'wire', 'RSS')
   const peers = report.tools.filter(t => t !== 'lansync')
   const hasLansync = report.tools.includes('lansync')
-  if (hasLansync) for (const peer of peers) header.push(`lansync/${peer}`)
+  if (hasLansync) for (const peer of peers) header.push(`lansync/${peer} time / bytes`)
   const rows = report.cases.map(row => [
     `${row.id} ${row.label}`,
     ...report.tools.flatMap(tool => cells(row, tool)),
@@ -76,10 +76,11 @@ export function formatVerdicts (report: BenchReport): string[] {
 export function formatReport (report: BenchReport): string {
   const m = report.machine
   const out = [
-    `lansync bench (${report.mode}) started ${report.startedAt}, ${report.wallSeconds.toFixed(0)} s wall; ${m.cpus} CPUs; ` +
+    `lansync bench (${report.mode}) started ${report.startedAt}, ${report.wallSeconds.toFixed(0)} s wall ` +
+      `(${Object.entries(report.phaseSeconds).map(([phase, s]) => `${phase} ${s.toFixed(0)} s`).join(', ')}); ${m.cpus} CPUs; ` +
       `load average ${m.loadAverageStart.map(n => n.toFixed(1)).join(' ')} at the start, ${m.loadAverageEnd.map(n => n.toFixed(1)).join(' ')} at the end (other work on this machine skews the times)`
   ]
-  if (report.cases.length > 0) out.push('', ...formatCaseTable(report))
+  if (report.cases.length > 0) out.push('', 'Seconds (MB/s for first syncs), bytes on the wire, peak RSS of the largest process; ratios lansync/peer:', ...formatCaseTable(report))
   const ceilings = formatCeilings(report)
   if (ceilings.length > 0) out.push('', ...ceilings)
   const restart = formatRestart(report)

@@ -85,6 +85,8 @@ export interface BenchReport {
   /** ISO time the run started. */
   startedAt: string
   wallSeconds: number
+  /** Wall time of each phase that ran (ceilings, core, two-agents, restart). */
+  phaseSeconds: Record<string, number>
   machine: { cpus: number, loadAverageStart: number[], loadAverageEnd: number[] }
   /** Tools that ran (installed and asked for). */
   tools: Tool[]

@@ -40,6 +40,8 @@ export interface Contender {
  * a folder already filled; the receiver is configured but never started.
  */
 export interface Restartable {
+  /** Writes both sides' configuration (untimed). */
+  prepareAlone: () => Promise<void>
   /** Starts the sender alone; resolves once its folder is idle after its first scan. */
   startAlone: () => Promise<void>
   /**

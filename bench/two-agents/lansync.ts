@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { callAgent } from '../../src/control/client.js'
-import { checkLoopbackOnly, freePort, run, startChild, waitFor, withTimeout, type Child } from './procs.js'
+import { checkLoopbackOnly, freePort, runAsync, startChild, waitFor, withTimeout, type Child } from './procs.js'
 import type { Contender, Restartable, WireCounters } from './contender.js'
 import type { NamedProcess } from './memory.js'
 
@@ -14,8 +14,8 @@ const FOLDER_ID = 'docs'
 
 interface Side { name: string, home: string, dir: string, id: string, port: number, agent?: Child }
 
-function lansync (home: string, args: string[]): string {
-  return run(process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 60_000 })
+async function lansync (home: string, args: string[]): Promise<string> {
+  return await runAsync(`lansync ${args[0]}`, process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 120_000 })
 }
 
 export class LansyncContender implements Contender, Restartable {
@@ -51,23 +51,25 @@ export class LansyncContender implements Contender, Restartable {
     return this.checkNetwork()
   }
 
-  /** Both homes: init, mDNS off, the folder, each other's device at a 127.0.0.1 address, shared. */
+  /**
+   * Both homes: init, mDNS off, the folder, each other's device at a 127.0.0.1 address, shared.
+   * The two sides' commands run at the same time (each is a process loading the sources).
+   */
   private async configure (): Promise<void> {
-    const sides = [this.sender, this.receiver]
-    for (const side of sides) {
+    await Promise.all([this.sender, this.receiver].map(async side => {
       mkdirSync(side.dir, { recursive: true })
-      side.id = JSON.parse(lansync(side.home, ['init', '--name', side.name, '--json'])).deviceId
+      side.id = JSON.parse(await lansync(side.home, ['init', '--name', side.name, '--json'])).deviceId
       const configFile = join(side.home, 'config.json')
       const config = JSON.parse(readFileSync(configFile, 'utf8'))
       config.isMdnsEnabled = false
       writeFileSync(configFile, JSON.stringify(config, null, 2))
       side.port = await freePort()
-      lansync(side.home, ['folder', 'add', side.dir, '--id', FOLDER_ID, '--label', FOLDER_ID])
-    }
-    for (const [a, b] of [[this.sender, this.receiver], [this.receiver, this.sender]]) {
-      lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
-      lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
-    }
+      await lansync(side.home, ['folder', 'add', side.dir, '--id', FOLDER_ID, '--label', FOLDER_ID])
+    }))
+    await Promise.all([[this.sender, this.receiver], [this.receiver, this.sender]].map(async ([a, b]) => {
+      await lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
+      await lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
+    }))
   }
 
   /** Starts the agent of `side` and waits until it says it is ready. */
@@ -91,8 +93,11 @@ export class LansyncContender implements Contender, Restartable {
     }, { timeoutMs: 900_000, intervalMs: 25, what: 'the lansync sender to finish its startup scan' })
   }
 
-  async startAlone (): Promise<void> {
+  async prepareAlone (): Promise<void> {
     await this.configure()
+  }
+
+  async startAlone (): Promise<void> {
     const startedMs = Date.now()
     await this.spawnAgent(this.sender)
     await this.senderScanned(startedMs)

@@ -54,6 +54,7 @@ export async function runRestartBench ({ files, tools, isInstallAllowed }: Resta
     try {
       if (!isRestartable(c)) throw new TypeError(`${tool} cannot be restarted`)
       renameSync(folder, c.senderDir)
+      await withTimeout(c.prepareAlone(), 240_000, `${tool} to be configured`)
       memory.start()
       let t = performance.now()
       await withTimeout(c.startAlone(), 900_000, `${tool} to start on ${files} files`)

@@ -127,8 +127,11 @@ export class SyncthingContender implements Contender, Restartable {
     }, { timeoutMs: 900_000, intervalMs: 25, what: 'the syncthing sender to finish its startup scan' })
   }
 
-  async startAlone (): Promise<void> {
+  async prepareAlone (): Promise<void> {
     await this.configure()
+  }
+
+  async startAlone (): Promise<void> {
     this.spawn(this.sender)
     await this.answering(this.sender)
     await this.checkConfig(this.sender)

@@ -32,6 +32,7 @@ function makeReport (table: Table = {}, overrides: Partial<BenchReport> = {}): B
     mode: 'full',
     startedAt: '2026-11-30T23:00:00.000Z',
     wallSeconds: 480,
+    phaseSeconds: { ceilings: 5, 'two-agents': 300 },
     machine: { cpus: 2, loadAverageStart: [1, 1, 1], loadAverageEnd: [2, 2, 2] },
     tools: ['lansync', 'rsync', 'syncthing'],
     ceilings: { bytes: 256 * MiB, secretStreamBytesPerSecond: 350e6, sha256BytesPerSecond: 1.6e9, writeFsyncBytesPerSecond: 400e6 },
@@ -183,7 +184,7 @@ test('escapeXml escapes the five XML specials', () => {
 test('the printed report has the table with ratios and the verdict rows', () => {
   const text = formatReport(makeReport({ W1: { lansync: result(10, 90e6), rsync: result(1, 85e6), syncthing: result(16, 95e6) } }))
   assert.match(text, 'lansync/syncthing')
-  assert.match(text, 'time 0.63×')
+  assert.match(text, '0.63× / 0.95×')
   assert.match(text, /W1\s+\| NOT met/)
   assert.match(text, /H1\s+\|\s+met/)
   assert.match(text, 'secret-stream over TCP on 127.0.0.1 350 MB/s')
