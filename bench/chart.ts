@@ -5,9 +5,10 @@ import { resultOf, TOOLS, type BenchReport, type Tool } from './results.js'
 import * as fmt from './format.js'
 
 const COLORS: Record<Tool | 'ceiling', string> = { lansync: '#2b6cb0', rsync: '#718096', syncthing: '#38a169', ceiling: '#d69e2e' }
-const WIDTH = 960
-const LABEL_WIDTH = 330
-const BAR_MAX = WIDTH - LABEL_WIDTH - 150
+const WIDTH = 1000
+const LABEL_WIDTH = 180
+/** Room right of the longest bar for its value label. */
+const BAR_MAX = WIDTH - LABEL_WIDTH - 320
 const BAR_HEIGHT = 14
 const LINE = 18
 
@@ -80,10 +81,12 @@ export function toSvg (report: BenchReport): string {
     body.push(text(12, y, 'targets (issue 8)', 'font-weight="bold"'))
     y += 6
     for (const v of report.verdicts) {
-      y += LINE
+      y += LINE + 4
       const color = v.status === 'met' ? '#2f855a' : v.status === 'not met' ? '#c53030' : '#718096'
       body.push(text(12, y, v.status === 'met' ? 'met' : v.status === 'not met' ? 'NOT met' : 'not measured', `fill="${color}" font-weight="bold"`))
-      body.push(text(110, y, `${v.id}: ${v.measured}${v.gap !== undefined ? ` — gap: ${v.gap}` : ''}`))
+      body.push(text(110, y, `${v.id}: ${v.target}`))
+      y += LINE - 2
+      body.push(text(110, y, `${v.measured}${v.gap !== undefined ? ` — gap: ${v.gap}` : ''}`, 'fill="#4a5568"'))
     }
   }
   const height = y + 24

@@ -42,6 +42,14 @@ export function formatCaseTable (report: BenchReport): string[] {
     ...(hasLansync ? peers.map(peer => ratios(row, peer)) : [])
   ])
   const lines = alignColumns(header, rows)
+  const perRun = report.tools.map(tool => {
+    const peaks = new Map<string, number>()
+    for (const row of report.cases) {
+      for (const p of resultOf(row.outcomes[tool])?.processes ?? []) peaks.set(p.name, Math.max(peaks.get(p.name) ?? 0, p.peakRssBytes))
+    }
+    return [...peaks].map(([name, bytes]) => `${name} ${fmt.memory(bytes)}`).join(', ')
+  }).filter(s => s !== '')
+  if (perRun.length > 0) lines.push(`peak RSS over the cases: ${perRun.join('; ')}`)
   for (const row of report.cases) {
     for (const [tool, o] of Object.entries(row.outcomes)) if (o !== undefined && 'error' in o) lines.push(`${tool} · ${row.id}: ${o.error}`)
   }

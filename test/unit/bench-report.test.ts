@@ -189,6 +189,7 @@ test('the printed report has the table with ratios and the verdict rows', () => 
   assert.match(text, /H1\s+\|\s+met/)
   assert.match(text, 'secret-stream over TCP on 127.0.0.1 350 MB/s')
   assert.match(text, 'S1/M1')
+  assert.match(text, 'peak RSS over the cases: x 80 MiB; x 80 MiB; x 80 MiB')
 })
 
 test.run()
