@@ -17,7 +17,7 @@ interface CoreSizes { mixedBytes: number, smallFiles: number, historyFileBytes: 
 /** H1 uses issue 8's 256 MiB file in the full run. */
 export function coreSizesFor (isQuick: boolean): CoreSizes {
   return isQuick
-    ? { mixedBytes: 64 * MiB, smallFiles: 2_000, historyFileBytes: 32 * MiB }
+    ? { mixedBytes: 64 * MiB, smallFiles: 1_000, historyFileBytes: 32 * MiB }
     : { mixedBytes: 1024 * MiB, smallFiles: 10_000, historyFileBytes: 256 * MiB }
 }
 
