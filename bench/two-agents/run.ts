@@ -172,6 +172,6 @@ export async function runTwoAgentBench ({ isQuick, tools = [...TOOLS], isInstall
   removeDir(work)
   notes.push('times: from the instant the change is in place on the sender (renamed in from a staging dir on the same filesystem) to the first poll that sees it on the receiver; ' +
     'every case then checks the whole receiver tree against the sender\'s by SHA-256 (untimed); the tools run one after another on their own copies of the same data')
-  notes.push('peak RSS per case: VmHWM of each process (with its children) from /proc, its kernel peak cleared (clear_refs 5) as the case starts and sampled every 100 ms; the table shows the largest process of the tool')
+  notes.push('peak RSS per case: VmHWM of each process (with its children) from /proc, its kernel peak cleared (clear_refs 5) as the case starts and sampled every 100 ms; the table shows the largest process of the tool. VmHWM counts file-backed pages a process maps too; private memory (RssAnon, largest sample) is in the JSON')
   return { cases: rows, notes, networkChecks: checks, isOk }
 }
