@@ -100,12 +100,15 @@ report.machine.loadAverageEnd = loadavg()
 report.wallSeconds = (Date.now() - started.getTime()) / 1000
 console.log('\n' + formatReport(report))
 
-// Every run is kept under its start time; latest-MODE.* is the last one of its mode.
+// Every run is kept under its start time; latest-MODE.* is the last complete one of its mode (every
+// phase, every tool), so a partial run (--only, --tools) never replaces the figures a full one left.
 mkdirSync(RESULTS_DIR, { recursive: true })
+const isComplete = PHASES.every(p => phases.includes(p)) && TOOLS.every(t => tools.includes(t))
 const stamp = report.startedAt.replace(/[:.]/g, '-')
-for (const name of [`${stamp}-${report.mode}`, `latest-${report.mode}`]) {
+const names = isComplete ? [`${stamp}-${report.mode}`, `latest-${report.mode}`] : [`${stamp}-${report.mode}-partial`]
+for (const name of names) {
   writeFileSync(join(RESULTS_DIR, `${name}.json`), toJson(report))
   writeFileSync(join(RESULTS_DIR, `${name}.svg`), toSvg(report))
 }
-console.log(`\nwritten: bench/results/${stamp}-${report.mode}.{json,svg} and bench/results/latest-${report.mode}.{json,svg}`)
+console.log(`\nwritten: ${names.map(n => `bench/results/${n}.{json,svg}`).join(' and ')}`)
 process.exit(isOk ? 0 : 1)
