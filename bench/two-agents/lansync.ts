@@ -4,8 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { callAgent } from '../../src/control/client.js'
-import { checkLoopbackOnly, freePort, run, startChild, waitFor, withTimeout, type Child } from './procs.js'
-import type { Contender, WireCounters } from './contender.js'
+import { checkLoopbackOnly, freePort, runAsync, startChild, waitFor, withTimeout, type Child } from './procs.js'
+import type { Contender, Restartable, WireCounters } from './contender.js'
+import type { NamedProcess } from './memory.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MAIN = join(ROOT, 'src/cli/main.ts')
@@ -13,11 +14,11 @@ const FOLDER_ID = 'docs'
 
 interface Side { name: string, home: string, dir: string, id: string, port: number, agent?: Child }
 
-function lansync (home: string, args: string[]): string {
-  return run(process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 60_000 })
+async function lansync (home: string, args: string[]): Promise<string> {
+  return await runAsync(`lansync ${args[0]}`, process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 120_000 })
 }
 
-export class LansyncContender implements Contender {
+export class LansyncContender implements Contender, Restartable {
   readonly name = 'lansync'
   readonly isSynchronous = false
   readonly senderDir: string
@@ -40,32 +41,8 @@ export class LansyncContender implements Contender {
   }
 
   async start (): Promise<string[]> {
-    const sides = [this.sender, this.receiver]
-    for (const side of sides) {
-      mkdirSync(side.dir, { recursive: true })
-      side.id = JSON.parse(lansync(side.home, ['init', '--name', side.name, '--json'])).deviceId
-      const configFile = join(side.home, 'config.json')
-      const config = JSON.parse(readFileSync(configFile, 'utf8'))
-      config.isMdnsEnabled = false
-      writeFileSync(configFile, JSON.stringify(config, null, 2))
-      side.port = await freePort()
-      lansync(side.home, ['folder', 'add', side.dir, '--id', FOLDER_ID, '--label', FOLDER_ID])
-    }
-    for (const [a, b] of [[this.sender, this.receiver], [this.receiver, this.sender]]) {
-      lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
-      lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
-    }
-    for (const side of sides) {
-      // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
-      const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
-      const agent = startChild(`lansync ${side.name}`, process.execPath,
-        [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
-      side.agent = agent
-      await waitFor(() => {
-        if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
-        return agent.output().includes(' ready')
-      }, { timeoutMs: 60_000, what: `the lansync ${side.name} agent to start` })
-    }
+    await this.configure()
+    for (const side of [this.sender, this.receiver]) await this.spawnAgent(side)
     await waitFor(async () => {
       const [s, r] = await Promise.all([this.status(this.sender), this.status(this.receiver)])
       return this.peerOf(s, this.receiver)?.isConnected === true && this.peerOf(r, this.sender)?.isConnected === true &&
@@ -74,8 +51,75 @@ export class LansyncContender implements Contender {
     return this.checkNetwork()
   }
 
+  /**
+   * Both homes: init, mDNS off, the folder, each other's device at a 127.0.0.1 address, shared.
+   * The two sides' commands run at the same time (each is a process loading the sources).
+   */
+  private async configure (): Promise<void> {
+    await Promise.all([this.sender, this.receiver].map(async side => {
+      mkdirSync(side.dir, { recursive: true })
+      side.id = JSON.parse(await lansync(side.home, ['init', '--name', side.name, '--json'])).deviceId
+      const configFile = join(side.home, 'config.json')
+      const config = JSON.parse(readFileSync(configFile, 'utf8'))
+      config.isMdnsEnabled = false
+      writeFileSync(configFile, JSON.stringify(config, null, 2))
+      side.port = await freePort()
+      await lansync(side.home, ['folder', 'add', side.dir, '--id', FOLDER_ID, '--label', FOLDER_ID])
+    }))
+    await Promise.all([[this.sender, this.receiver], [this.receiver, this.sender]].map(async ([a, b]) => {
+      await lansync(a.home, ['device', 'add', b.id, '--addr', `127.0.0.1:${b.port}`, '--name', b.name])
+      await lansync(a.home, ['folder', 'share', FOLDER_ID, b.id])
+    }))
+  }
+
+  /** Starts the agent of `side` and waits until it says it is ready. */
+  private async spawnAgent (side: Side): Promise<void> {
+    // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
+    const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
+    const agent = startChild(`lansync ${side.name}`, process.execPath,
+      [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+    side.agent = agent
+    await waitFor(() => {
+      if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
+      return agent.output().includes(' ready')
+    }, { timeoutMs: 600_000, intervalMs: 20, what: `the lansync ${side.name} agent to start` })
+  }
+
+  /** Resolves once the sender's folder is idle after a scan that ended at or after `sinceMs` (epoch ms). */
+  private async senderScanned (sinceMs: number): Promise<void> {
+    await waitFor(async () => {
+      const folder = (await this.status(this.sender)).folders.find((f: any) => f.id === FOLDER_ID)
+      return folder?.state === 'idle' && folder.lastScanMs >= sinceMs
+    }, { timeoutMs: 900_000, intervalMs: 25, what: 'the lansync sender to finish its startup scan' })
+  }
+
+  async prepareAlone (): Promise<void> {
+    await this.configure()
+  }
+
+  async startAlone (): Promise<void> {
+    const startedMs = Date.now()
+    await this.spawnAgent(this.sender)
+    await this.senderScanned(startedMs)
+  }
+
+  async restartAlone (): Promise<void> {
+    await this.sender.agent?.stop('SIGTERM', 30_000)
+    const startedMs = Date.now()
+    await this.spawnAgent(this.sender)
+    await this.senderScanned(startedMs)
+  }
+
+  processes (): NamedProcess[] {
+    return [this.sender, this.receiver].flatMap(side => {
+      const pid = side.agent?.process.pid
+      return pid !== undefined && side.agent?.process.exitCode === null ? [{ name: `lansync ${side.name}`, pid }] : []
+    })
+  }
+
   checkNetwork (): string[] {
-    return [this.sender, this.receiver].map(side => checkLoopbackOnly(`lansync ${side.name}`, side.agent?.process.pid ?? -1))
+    // Only sides that were started: S1 runs the sender alone.
+    return [this.sender, this.receiver].filter(side => side.agent !== undefined).map(side => checkLoopbackOnly(`lansync ${side.name}`, side.agent?.process.pid ?? -1))
   }
 
   async trigger (): Promise<void> {}

@@ -184,8 +184,9 @@ export function checkLoopbackOnly (name: string, pid: number): string {
 }
 
 /** Like run(), without blocking the event loop (so Ctrl-C and deadlines still work meanwhile). */
-export async function runAsync (name: string, command: string, args: string[], { timeoutMs, env }: { timeoutMs: number, env?: NodeJS.ProcessEnv }): Promise<string> {
+export async function runAsync (name: string, command: string, args: string[], { timeoutMs, env, onStart }: { timeoutMs: number, env?: NodeJS.ProcessEnv, onStart?: (child: Child) => void }): Promise<string> {
   const child = startChild(name, command, args, { env: env ?? process.env })
+  onStart?.(child)
   let stdout = ''
   child.process.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
   try {

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkLoopbackOnly, freePort, runAsync, startChild, waitFor, type Child } from './procs.js'
 import type { Contender, WireCounters } from './contender.js'
+import type { NamedProcess } from './memory.js'
 
 export const RSYNC_FLAGS = ['-a', '--no-whole-file', '--fuzzy', '--delete-after', '--stats']
 
@@ -22,6 +23,7 @@ export class RsyncContender implements Contender {
   private readonly workDir: string
   private port = 0
   private daemon: Child | undefined
+  private client: Child | undefined
   private total: WireCounters = { down: 0, up: 0 }
 
   constructor (workDir: string) {
@@ -63,7 +65,7 @@ export class RsyncContender implements Contender {
   }
 
   async trigger (): Promise<void> {
-    const out = await runAsync('rsync push', 'rsync', [...RSYNC_FLAGS, `${this.senderDir}/`, `rsync://127.0.0.1:${this.port}/docs/`], { timeoutMs: 900_000 })
+    const out = await runAsync('rsync push', 'rsync', [...RSYNC_FLAGS, `${this.senderDir}/`, `rsync://127.0.0.1:${this.port}/docs/`], { timeoutMs: 900_000, onStart: child => { this.client = child } })
     const count = (label: string): number => {
       const m = out.match(new RegExp(`^${label}: ([\\d,.]+)`, 'm'))
       if (m === null) throw new Error(`no "${label}" in rsync --stats:\n${out}`)
@@ -74,6 +76,15 @@ export class RsyncContender implements Contender {
   }
 
   async isInSync (): Promise<boolean> { return true }
+
+  processes (): NamedProcess[] {
+    const out: NamedProcess[] = []
+    for (const [name, child] of [['rsync daemon', this.daemon], ['rsync client', this.client]] as const) {
+      const pid = child?.process.pid
+      if (pid !== undefined && child?.process.exitCode === null) out.push({ name, pid })
+    }
+    return out
+  }
 
   async counters (): Promise<WireCounters> { return { ...this.total } }
 

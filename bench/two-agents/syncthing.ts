@@ -6,7 +6,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { checkLoopbackOnly, freePort, run, startChild, waitFor, type Child } from './procs.js'
-import type { Contender, WireCounters } from './contender.js'
+import type { Contender, Restartable, WireCounters } from './contender.js'
+import type { NamedProcess } from './memory.js'
 
 const FOLDER_ID = 'docs'
 
@@ -38,7 +39,7 @@ function replaceOnce (xml: string, pattern: RegExp, replacement: string, what: s
   return xml.replace(pattern, replacement)
 }
 
-export class SyncthingContender implements Contender {
+export class SyncthingContender implements Contender, Restartable {
   readonly name = 'syncthing'
   readonly isSynchronous = false
   readonly senderDir: string
@@ -69,6 +70,24 @@ export class SyncthingContender implements Contender {
   }
 
   async start (): Promise<string[]> {
+    await this.configure()
+    const sides = [this.sender, this.receiver]
+    for (const side of sides) this.spawn(side)
+    for (const side of sides) await this.answering(side)
+    const lines = [...await Promise.all(sides.map(async side => await this.checkConfig(side))), ...this.checkNetwork()]
+    await waitFor(async () => {
+      for (const [self, peer] of [[this.sender, this.receiver], [this.receiver, this.sender]]) {
+        const c = await this.rest(self, 'GET', '/rest/system/connections')
+        if (c.connections[peer.id]?.connected !== true) return false
+        if ((await this.rest(self, 'GET', `/rest/db/status?folder=${FOLDER_ID}`)).state !== 'idle') return false
+      }
+      return true
+    }, { timeoutMs: 90_000, intervalMs: 200, what: 'the syncthing instances to connect' })
+    return lines
+  }
+
+  /** Generated homes (keys, config) for both sides, rewritten to loopback only. */
+  private async configure (): Promise<void> {
     mkdirSync(join(this.workDir, 'home'), { recursive: true })
     this.version = run('syncthing', ['--version'], { env: this.env() }).trim()
     const sides = [this.sender, this.receiver]
@@ -80,25 +99,58 @@ export class SyncthingContender implements Contender {
       side.guiPort = await freePort()
     }
     for (const [self, peer] of [[this.sender, this.receiver], [this.receiver, this.sender]]) this.writeConfig(self, peer)
-    for (const side of sides) {
-      side.process = startChild(`syncthing ${side.name}`, 'syncthing', ['serve', `--home=${side.home}`, '--no-browser', '--no-restart', '--no-upgrade', '--no-default-folder', '--skip-port-probing', '--logflags=3'], { env: this.env() })
-    }
-    for (const side of sides) {
-      await waitFor(async () => {
-        if (side.process?.process.exitCode !== null) throw new Error(`syncthing ${side.name} exited:\n${side.process?.output() ?? ''}`)
-        return (await this.rest(side, 'GET', '/rest/system/ping')).ping === 'pong'
-      }, { timeoutMs: 60_000, intervalMs: 200, what: `syncthing ${side.name} to answer on its REST API` })
-    }
-    const lines = [...await Promise.all(sides.map(async side => await this.checkConfig(side))), ...this.checkNetwork()]
+  }
+
+  private spawn (side: Side): void {
+    side.process = startChild(`syncthing ${side.name}`, 'syncthing', ['serve', `--home=${side.home}`, '--no-browser', '--no-restart', '--no-upgrade', '--no-default-folder', '--skip-port-probing', '--logflags=3'], { env: this.env() })
+  }
+
+  private async answering (side: Side): Promise<void> {
     await waitFor(async () => {
-      for (const [self, peer] of [[this.sender, this.receiver], [this.receiver, this.sender]]) {
-        const c = await this.rest(self, 'GET', '/rest/system/connections')
-        if (c.connections[peer.id]?.connected !== true) return false
-        if ((await this.rest(self, 'GET', `/rest/db/status?folder=${FOLDER_ID}`)).state !== 'idle') return false
-      }
-      return true
-    }, { timeoutMs: 90_000, intervalMs: 200, what: 'the syncthing instances to connect' })
-    return lines
+      if (side.process?.process.exitCode !== null) throw new Error(`syncthing ${side.name} exited:\n${side.process?.output() ?? ''}`)
+      return (await this.rest(side, 'GET', '/rest/system/ping')).ping === 'pong'
+    }, { timeoutMs: 60_000, intervalMs: 25, what: `syncthing ${side.name} to answer on its REST API` })
+  }
+
+  /** When the sender's folder last finished a scan (epoch ms; 0 if never). */
+  private async lastScanMs (): Promise<number> {
+    const at = (await this.rest(this.sender, 'GET', '/rest/stats/folder'))[FOLDER_ID]?.lastScan
+    const ms = typeof at === 'string' ? Date.parse(at) : NaN
+    return Number.isFinite(ms) && ms > 0 ? ms : 0
+  }
+
+  /** Resolves once the sender's folder is idle after a scan that finished later than `afterMs`. */
+  private async senderScanned (afterMs: number): Promise<void> {
+    await waitFor(async () => {
+      if ((await this.rest(this.sender, 'GET', `/rest/db/status?folder=${FOLDER_ID}`)).state !== 'idle') return false
+      return await this.lastScanMs() > afterMs
+    }, { timeoutMs: 900_000, intervalMs: 25, what: 'the syncthing sender to finish its startup scan' })
+  }
+
+  async prepareAlone (): Promise<void> {
+    await this.configure()
+  }
+
+  async startAlone (): Promise<void> {
+    this.spawn(this.sender)
+    await this.answering(this.sender)
+    await this.checkConfig(this.sender)
+    await this.senderScanned(0)
+  }
+
+  async restartAlone (): Promise<void> {
+    const previousScanMs = await this.lastScanMs()
+    await this.sender.process?.stop('SIGTERM', 30_000)
+    this.spawn(this.sender)
+    await this.answering(this.sender)
+    await this.senderScanned(previousScanMs)
+  }
+
+  processes (): NamedProcess[] {
+    return [this.sender, this.receiver].flatMap(side => {
+      const pid = side.process?.process.pid
+      return pid !== undefined && side.process?.process.exitCode === null ? [{ name: `syncthing ${side.name}`, pid }] : []
+    })
   }
 
   /** Rewrites the generated config.xml: options, GUI, both devices with loopback addresses, the folder. */
@@ -159,7 +211,8 @@ export class SyncthingContender implements Contender {
   }
 
   checkNetwork (): string[] {
-    return [this.sender, this.receiver].map(side => checkLoopbackOnly(`syncthing ${side.name}`, side.process?.process.pid ?? -1))
+    // Only sides that were started: S1 runs the sender alone.
+    return [this.sender, this.receiver].filter(side => side.process !== undefined).map(side => checkLoopbackOnly(`syncthing ${side.name}`, side.process?.process.pid ?? -1))
   }
 
   async trigger (): Promise<void> {
