@@ -4,6 +4,7 @@
 import { lstat, opendir, readlink, stat, unlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import type { Stats } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { bumpVector } from '../core/clock.js'
 import type { DeviceShort, FileKind } from '../core/types.js'
@@ -11,12 +12,21 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
 import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
-import { hashFileStable } from './hasher.js'
+import { hashFileStable, WHOLE_READ_MAX_BYTES } from './hasher.js'
+import { mapInOrder } from './in-order.js'
 import { IgnoreRules, isTempFile } from './ignore-rules.js'
 import { crashPoint } from '../fault.js'
 import { isKnownNews, vectorOverKnown } from '../core/selection.js'
 
 export const EMPTY_HASH = createHash('sha256').digest()
+
+/** Sibling entries lstat'ed and looked up in the index together (bounds the memory of a huge directory). */
+const DIR_CHUNK_ENTRIES = 512
+/** lstat calls in flight at once (libuv runs 4 at a time by default; a few more keep it busy). */
+const LSTAT_CONCURRENCY = 16
+/** Files hashed at once, and the bytes they may hold together (files read whole; see hasher). */
+const HASH_CONCURRENCY = 8
+const HASH_MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024
 
 /** What status and the log say of a folder whose marker is gone (an unmounted disk). */
 export function markerMissingMessage (folderPath: string): string {
@@ -157,47 +167,62 @@ export class Scanner extends EventEmitter<ScannerEvents> {
 
   /** Gathers entries at and under `path` that differ from the index. */
   private async collect (path: string, out: Candidate[], seen: Set<string>, result: ScanResult): Promise<void> {
-    const stack = [path]
-    while (stack.length > 0) {
-      const current = stack.pop() as string
-      if (current !== '') {
-        let s
-        try {
-          s = await lstat(join(this.root, current))
-        } catch (err: any) {
-          if (err.code !== 'ENOENT') this.problem(result, current, 'PATH_UNREADABLE', err.message)
-          continue
-        }
-        const kind: FileKind | undefined = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : undefined
-        if (kind === undefined) { this.problem(result, current, 'PATH_UNSUPPORTED', 'not a file, directory or symlink; skipped'); continue }
-        if (kind === 'file' && isTempFile(current) && s.ctimeMs < this.staleTempsBeforeMs) {
-          await unlink(join(this.root, current)).then(() => result.staleTempsRemoved.push(current), () => {})
-          continue
-        }
-        if (this.ignore.isIgnored(current, kind === 'dir')) continue
-        const unsyncable = whyUnsyncable(current)
-        if (unsyncable !== undefined) { this.problem(result, current, 'PATH_UNSYNCABLE', unsyncable); continue }
-        seen.add(current)
-        const previous = await this.store.getRecord(this.folderId, current)
-        const candidate: Candidate = { path: current, kind, sizeBytes: kind === 'file' ? s.size : 0, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, previous, isGone: false }
-        if (await this.hasChanged(candidate)) out.push(candidate)
-        if (kind !== 'dir') continue
-      }
-      let dir
-      try {
-        dir = await opendir(join(this.root, current))
-      } catch (err: any) {
-        if (err.code !== 'ENOENT') this.problem(result, current, 'PATH_UNREADABLE', err.message)
+    if (path === '') { await this.collectDir('', out, seen, result); return }
+    await this.collectEntries([path], out, seen, result)
+  }
+
+  /**
+   * Gathers the entries of the directory `dir` and everything below it, in path order (each
+   * directory's names sorted, a directory's subtree right after it).
+   */
+  private async collectDir (dir: string, out: Candidate[], seen: Set<string>, result: ScanResult): Promise<void> {
+    let handle
+    try {
+      handle = await opendir(join(this.root, dir), { bufferSize: 256 })
+    } catch (err: any) {
+      if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') this.problem(result, dir, 'PATH_UNREADABLE', err.message)
+      return
+    }
+    const names: string[] = []
+    for await (const entry of handle) {
+      if (dir === '' && entry.name === MARKER_DIR) continue
+      names.push(entry.name)
+    }
+    names.sort()
+    for (let i = 0; i < names.length; i += DIR_CHUNK_ENTRIES) {
+      await this.collectEntries(names.slice(i, i + DIR_CHUNK_ENTRIES).map(name => dir === '' ? name : `${dir}/${name}`), out, seen, result)
+    }
+  }
+
+  /**
+   * Compares sibling paths (or one path) with the index: their lstats run several at a time and
+   * their records come in one LevelDB read, so an unchanged file costs a share of a round trip,
+   * not a get of its own. A directory among them is then walked, in order.
+   */
+  private async collectEntries (paths: string[], out: Candidate[], seen: Set<string>, result: ScanResult): Promise<void> {
+    const entries: Array<{ path: string, kind: FileKind, s: Stats }> = []
+    for await (const [path, s] of mapInOrder(paths, async p => await lstat(join(this.root, p)).catch((err: NodeJS.ErrnoException) => err), { limit: LSTAT_CONCURRENCY })) {
+      if (s instanceof Error) {
+        if ((s as NodeJS.ErrnoException).code !== 'ENOENT') this.problem(result, path, 'PATH_UNREADABLE', s.message)
         continue
       }
-      const names: string[] = []
-      for await (const entry of dir) names.push(entry.name)
-      names.sort()
-      for (let i = names.length - 1; i >= 0; i--) {
-        const child = current === '' ? names[i] : `${current}/${names[i]}`
-        if (current === '' && names[i] === MARKER_DIR) continue
-        stack.push(child)
+      const kind: FileKind | undefined = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : undefined
+      if (kind === undefined) { this.problem(result, path, 'PATH_UNSUPPORTED', 'not a file, directory or symlink; skipped'); continue }
+      if (kind === 'file' && isTempFile(path) && s.ctimeMs < this.staleTempsBeforeMs) {
+        await unlink(join(this.root, path)).then(() => result.staleTempsRemoved.push(path), () => {})
+        continue
       }
+      if (this.ignore.isIgnored(path, kind === 'dir')) continue
+      const unsyncable = whyUnsyncable(path)
+      if (unsyncable !== undefined) { this.problem(result, path, 'PATH_UNSYNCABLE', unsyncable); continue }
+      entries.push({ path, kind, s })
+    }
+    const records = await this.store.getRecords(this.folderId, entries.map(e => e.path))
+    for (const [i, { path, kind, s }] of entries.entries()) {
+      seen.add(path)
+      const candidate: Candidate = { path, kind, sizeBytes: kind === 'file' ? s.size : 0, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, previous: records[i], isGone: false }
+      if (await this.hasChanged(candidate)) out.push(candidate)
+      if (kind === 'dir') await this.collectDir(path, out, seen, result)
     }
   }
 
@@ -245,9 +270,15 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       pendingBytes = 0
     }
     const forgotten: StoredRecord[] = []
-    for (const c of candidates) {
+    const describeOne = async (c: Candidate): Promise<Change | undefined> => {
+      if (c.isForgotten === true) return undefined
+      return c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
+    }
+    // Several small files are hashed at once (their time is waits on the OS and the store); a file
+    // too big to be read whole runs alone, so at most one streaming read's buffers are in use.
+    const weight = (c: Candidate): number => c.kind !== 'file' || c.isGone ? 0 : c.sizeBytes > WHOLE_READ_MAX_BYTES ? HASH_MAX_BYTES_IN_FLIGHT : c.sizeBytes
+    for await (const [c, change] of mapInOrder(candidates, describeOne, { limit: HASH_CONCURRENCY, weight, maxWeight: HASH_MAX_BYTES_IN_FLIGHT })) {
       if (c.isForgotten === true && c.previous !== undefined) { forgotten.push(c.previous); continue }
-      const change = c.isGone && c.previous !== undefined ? this.tombstone(c.previous) : await this.describe(c, result, goneByInode)
       if (change === undefined) continue
       if (change.origin !== undefined) change.record.isLocalOnly = this.isLocalOnly()
       const wasPresent = c.previous !== undefined && !c.previous.isDeleted

@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync, e
 import { join } from 'node:path'
 import { Store } from '../../src/store/store.js'
 import { Scanner } from '../../src/fs/scanner.js'
+import { randomBytes } from 'node:crypto'
+import { hashBytes } from '../../src/fs/hasher.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
 
 async function setup () {
@@ -148,4 +150,34 @@ test('temp files older than the process are removed (a write cut short); newer o
 })
 
 test.after(cleanupAll)
+test('files hashed several at once give the records of one at a time, committed in walk order', async () => {
+  const { root, store, scanner } = await setup()
+  const contents = new Map<string, Buffer>()
+  for (let d = 0; d < 3; d++) {
+    mkdirSync(join(root, `d${d}`))
+    for (let i = 0; i < 40; i++) contents.set(`d${d}/f${i}`, randomBytes(1 + (i * 7919) % 70_000))
+  }
+  contents.set('big.bin', randomBytes(3 * 1024 * 1024)) // streamed, alone
+  contents.set('d1/empty', Buffer.alloc(0))
+  for (const [p, bytes] of contents) writeFileSync(join(root, p), bytes)
+  const committed: string[] = []
+  scanner.on('committed', records => committed.push(...records.map(r => r.path)))
+  const r = await scanner.scanAll()
+  // Pre-order, names sorted in each directory: what the one-at-a-time walk recorded.
+  const walk = ['big.bin', ...[0, 1, 2].flatMap(d => [`d${d}`, ...[...contents.keys()].filter(p => p.startsWith(`d${d}/`)).sort()])]
+  assert.equal(r.added, walk)
+  assert.equal(committed, walk)
+  const { epoch } = await store.folderMeta('f1')
+  for (const [p, bytes] of contents) {
+    const rec = await store.getRecord('f1', p)
+    const expected = hashBytes(bytes)
+    assert.equal({ size: rec?.sizeBytes, hash: Buffer.from(rec?.hash ?? []).toString('hex'), blocks: rec?.blocks, vector: rec?.vector },
+      { size: bytes.length, hash: Buffer.from(expected.hash).toString('hex'), blocks: expected.blocks, vector: { [epoch]: 1 } }, p)
+    for (const b of expected.blocks) assert.ok(await store.hasBlock(b.hash), `${p}: its blocks are stored`)
+  }
+  const again = await scanner.scanAll()
+  assert.equal([again.added, again.modified, again.deleted, again.filesHashed], [[], [], [], 0])
+  await store.close()
+})
+
 test.run()
