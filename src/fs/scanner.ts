@@ -4,7 +4,7 @@
 import { lstat, opendir, readlink, stat, unlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import type { Stats } from 'node:fs'
+import { lstat as lstatCallback, type Stats } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { bumpVector } from '../core/clock.js'
 import type { DeviceShort, FileKind } from '../core/types.js'
@@ -201,7 +201,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
    */
   private async collectEntries (paths: string[], out: Candidate[], seen: Set<string>, result: ScanResult): Promise<void> {
     const entries: Array<{ path: string, kind: FileKind, s: Stats }> = []
-    for await (const [path, s] of mapInOrder(paths, async p => await lstat(join(this.root, p)).catch((err: NodeJS.ErrnoException) => err), { limit: LSTAT_CONCURRENCY })) {
+    for await (const [path, s] of mapInOrder(paths, async p => await lstatOrError(join(this.root, p)), { limit: LSTAT_CONCURRENCY })) {
       if (s instanceof Error) {
         if ((s as NodeJS.ErrnoException).code !== 'ENOENT') this.problem(result, path, 'PATH_UNREADABLE', s.message)
         continue
@@ -213,12 +213,13 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         continue
       }
       if (this.ignore.isIgnored(path, kind === 'dir')) continue
-      const unsyncable = whyUnsyncable(path)
-      if (unsyncable !== undefined) { this.problem(result, path, 'PATH_UNSYNCABLE', unsyncable); continue }
       entries.push({ path, kind, s })
     }
     const records = await this.store.getRecords(this.folderId, entries.map(e => e.path))
     for (const [i, { path, kind, s }] of entries.entries()) {
+      // A path the index holds was checked when it came in (from disk or from a peer): only new names are.
+      const unsyncable = records[i] === undefined ? whyUnsyncable(path) : undefined
+      if (unsyncable !== undefined) { this.problem(result, path, 'PATH_UNSYNCABLE', unsyncable); continue }
       seen.add(path)
       const candidate: Candidate = { path, kind, sizeBytes: kind === 'file' ? s.size : 0, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, previous: records[i], isGone: false }
       if (await this.hasChanged(candidate)) out.push(candidate)
@@ -251,7 +252,19 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       const record = await this.store.getRecord(this.folderId, path)
       if (record !== undefined) await check(record)
     }
-    for await (const record of this.store.records(this.folderId, path)) await check(record)
+    // Paths first (no record decoded for each of the many seen on disk), then the records of the
+    // rest, a chunk at a time.
+    let unseen: string[] = []
+    const checkUnseen = async (): Promise<void> => {
+      for (const record of await this.store.getRecords(this.folderId, unseen)) if (record !== undefined) await check(record)
+      unseen = []
+    }
+    for await (const p of this.store.indexPaths(this.folderId, path)) {
+      if (seen.has(p)) continue
+      unseen.push(p)
+      if (unseen.length >= DIR_CHUNK_ENTRIES) await checkUnseen()
+    }
+    await checkUnseen()
   }
 
   /** Commits what the candidates became; returns the new files whose content a gone file had (renames). */
@@ -419,6 +432,15 @@ function whyUnsyncable (path: string): string | undefined {
     throw err
   }
   return undefined
+}
+
+/**
+ * lstat that resolves with the error instead of rejecting. The callback API, not fs/promises: a
+ * rescan's time is mostly lstat calls, and the promise API costs about twice the main-thread time
+ * per call (10,000 lstats, 16 at a time: 162 ms against 91 ms).
+ */
+async function lstatOrError (path: string): Promise<Stats | NodeJS.ErrnoException> {
+  return await new Promise(resolve => { lstatCallback(path, (err, s) => { resolve(err ?? s) }) })
 }
 
 /** Drops paths already covered by an ancestor in the list ('' covers everything). */

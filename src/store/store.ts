@@ -156,6 +156,15 @@ export class Store {
     for await (const value of this.iterate(() => this.db.values(range))) yield decodeStoredRecord(value)
   }
 
+  /** The paths `records` would yield, without reading the records (a rescan needs only the names of most). */
+  async * indexPaths (folderId: string, underPath = ''): AsyncGenerator<string> {
+    const prefix = keys.indexPrefix(folderId)
+    const range = underPath === ''
+      ? keys.prefixRange(prefix)
+      : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
+    for await (const key of this.iterate(() => this.db.keys(range))) yield key.slice(prefix.length)
+  }
+
   /** Records changed after `sequence`, in sequence order: the incremental manifest. */
   async * recordsSince (folderId: string, sequence: number): AsyncGenerator<StoredRecord> {
     const prefix = keys.sequencePrefix(folderId)
