@@ -349,10 +349,11 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       modifiedBy: this.device
     }
     try {
-      const moved = c.kind === 'file' && c.previous === undefined ? goneByInode.get(c.inode) : undefined
+      const moved = c.kind === 'file' && (c.previous === undefined || c.previous.isDeleted) ? goneByInode.get(c.inode) : undefined
       if (moved !== undefined && moved.sizeBytes === c.sizeBytes && moved.mtimeMs === c.mtimeMs) {
         // A rename or move: the same inode, size and mtime that the index trusts on every rescan,
-        // so the content is known (and its blocks stored) without reading the file again.
+        // so the content is known (and its blocks stored) without reading the file again. Also
+        // onto a name that once was there (a tombstone): renaming a file back was a full re-read.
         return { record: { ...base, sizeBytes: moved.sizeBytes, mtimeMs: moved.mtimeMs, blocks: moved.blocks, hash: moved.hash, linkTarget: '', inode: c.inode }, origin: 'local' }
       }
       if (c.kind === 'file') {

@@ -180,4 +180,23 @@ test('files hashed several at once give the records of one at a time, committed 
   await store.close()
 })
 
+test('a file renamed back onto its old name (a tombstone there) is a rename, not read again', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'a.bin'), randomBytes(200_000))
+  await scanner.scanAll()
+  const first = await store.getRecord('f1', 'a.bin')
+  renameSync(join(root, 'a.bin'), join(root, 'b.bin'))
+  let r = await scanner.scanAll()
+  assert.equal(r.renamed, [{ from: 'a.bin', to: 'b.bin' }])
+  const tombstone = await store.getRecord('f1', 'a.bin')
+  assert.ok(tombstone?.isDeleted)
+  renameSync(join(root, 'b.bin'), join(root, 'a.bin'))
+  r = await scanner.scanAll()
+  assert.equal([r.renamed, r.filesHashed], [[{ from: 'b.bin', to: 'a.bin' }], 0])
+  const back = await store.getRecord('f1', 'a.bin')
+  assert.equal({ isDeleted: back?.isDeleted, blocks: back?.blocks, hash: back?.hash }, { isDeleted: false, blocks: first?.blocks, hash: first?.hash })
+  assert.is(back?.vector.aaaaaaaaaaaaaaaa, (tombstone?.vector.aaaaaaaaaaaaaaaa ?? 0) + 1, 'the path\'s history goes on from its tombstone')
+  await store.close()
+})
+
 test.run()
