@@ -12,7 +12,7 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
 import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
-import { hashFileStable, WHOLE_READ_MAX_BYTES } from './hasher.js'
+import { hashFileStable, WHOLE_READ_MAX_BYTES, type StableHashResult } from './hasher.js'
 import { mapInOrder } from './in-order.js'
 import { IgnoreRules, isTempFile } from './ignore-rules.js'
 import { crashPoint } from '../fault.js'
@@ -27,6 +27,8 @@ const LSTAT_CONCURRENCY = 16
 /** Files hashed at once, and the bytes they may hold together (files read whole; see hasher). */
 const HASH_CONCURRENCY = 8
 const HASH_MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024
+/** Block puts of one file in flight at once (at most 16 blocks of 256 KiB held: 4 MiB). */
+const BLOCK_PUTS_IN_FLIGHT = 16
 
 /** What status and the log say of a folder whose marker is gone (an unmounted disk). */
 export function markerMissingMessage (folderPath: string): string {
@@ -357,7 +359,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         return { record: { ...base, sizeBytes: moved.sizeBytes, mtimeMs: moved.mtimeMs, blocks: moved.blocks, hash: moved.hash, linkTarget: '', inode: c.inode }, origin: 'local' }
       }
       if (c.kind === 'file') {
-        const hashed = await hashFileStable(full, { onBlock: async (hash, bytes) => { await this.store.putBlock(hash, bytes) } })
+        const hashed = await this.hashAndStore(full)
         result.filesHashed += 1
         result.bytesHashed += hashed.sizeBytes
         const p = c.previous
@@ -386,6 +388,31 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       if (e.code === 'ENOENT') return undefined
       this.problem(result, c.path, 'PATH_UNREADABLE', e.message)
       return undefined
+    }
+  }
+
+  /**
+   * Hashes a file and stores its blocks, several puts in flight while the file is read on: one
+   * put (a lookup and a write) awaited per block kept the read waiting on the store. Every put has
+   * finished (or the first failure is thrown) before this returns, so a commit never references
+   * a block the store does not hold.
+   */
+  private async hashAndStore (path: string): Promise<StableHashResult> {
+    const inFlight = new Set<Promise<void>>()
+    let failure: { error: unknown } | undefined
+    const onBlock = async (hash: Uint8Array, bytes: Uint8Array): Promise<void> => {
+      if (failure !== undefined) throw failure.error
+      const put: Promise<void> = this.store.putBlock(hash, bytes)
+        .catch((error: unknown) => { failure ??= { error } })
+        .finally(() => inFlight.delete(put))
+      inFlight.add(put)
+      if (inFlight.size >= BLOCK_PUTS_IN_FLIGHT) await Promise.race(inFlight)
+    }
+    try {
+      return await hashFileStable(path, { onBlock })
+    } finally {
+      await Promise.all(inFlight)
+      if (failure !== undefined) throw failure.error // eslint-disable-line no-unsafe-finally
     }
   }
 
