@@ -408,12 +408,16 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       inFlight.add(put)
       if (inFlight.size >= BLOCK_PUTS_IN_FLIGHT) await Promise.race(inFlight)
     }
+    let hashed: StableHashResult
     try {
-      return await hashFileStable(path, { onBlock })
-    } finally {
+      hashed = await hashFileStable(path, { onBlock })
+    } catch (err) {
       await Promise.all(inFlight)
-      if (failure !== undefined) throw failure.error // eslint-disable-line no-unsafe-finally
+      throw failure !== undefined ? failure.error : err // a store that cannot write fails the scan, whatever the file did
     }
+    await Promise.all(inFlight)
+    if (failure !== undefined) throw failure.error
+    return hashed
   }
 
   /**
