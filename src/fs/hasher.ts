@@ -11,6 +11,13 @@ import { LansyncError } from '../errors.js'
 /** Bytes asked of the OS per read. Large reads amortise the thread-pool round trip. */
 const READ_BYTES = 4 * 1024 * 1024
 
+/**
+ * Files up to this size are read whole into a buffer of their own (hashFileStable): one read
+ * instead of the streaming loop's two (the second only meets the end of the file), and no 8 MiB
+ * buffer pair held per file, so many small files can be hashed at once.
+ */
+export const WHOLE_READ_MAX_BYTES = 1024 * 1024
+
 /** How often hashFileStable re-reads a file that changed under it before giving up. */
 const DEFAULT_MAX_TRIES = 3
 
@@ -65,7 +72,7 @@ export function hashBytes (bytes: Uint8Array): HashResult {
  * Errors: PATH_NOT_FOUND (ENOENT, ENOTDIR), PATH_UNREADABLE (permission, not a regular file, I/O).
  */
 export async function hashFile (path: string, opts: HashFileOptions = {}): Promise<HashResult> {
-  const fh = await openRegular(path)
+  const { fh } = await openRegular(path)
   try {
     return await hashHandle(fh, path, opts)
   } finally {
@@ -83,10 +90,13 @@ export async function hashFileStable (path: string, opts: HashFileStableOptions 
   const { maxTries = DEFAULT_MAX_TRIES, ...hashOpts } = opts
   if (!Number.isSafeInteger(maxTries) || maxTries < 1) throw new TypeError(`hashFileStable: maxTries must be a positive integer, got ${maxTries}`)
   for (let attempt = 1; attempt <= maxTries; attempt++) {
-    const fh = await openRegular(path)
+    const { fh, stat: before } = await openRegular(path)
     try {
-      const before = await fstat(fh, path)
-      const result = await hashHandle(fh, path, hashOpts)
+      // A small file is read whole in one read of the size fstat gave: no double buffer, no read
+      // just to meet the end of the file. A file that grew or shrank meanwhile fails the check below.
+      const result = before.size <= WHOLE_READ_MAX_BYTES
+        ? await hashSmallHandle(fh, path, before.size, hashOpts)
+        : await hashHandle(fh, path, hashOpts)
       const after = await fstat(fh, path)
       const atPath = await stat(path).catch((err: unknown) => { throw mapFsError(err, path) })
       if (isSameState(before, after) && after.size === result.sizeBytes && atPath.ino === after.ino && atPath.dev === after.dev) {
@@ -107,7 +117,7 @@ function isSameState (a: Stats, b: Stats): boolean {
  * Opens for reading and checks the handle really is a regular file. O_NONBLOCK keeps a FIFO
  * that appeared at the path from blocking the open forever; it changes nothing for regular files.
  */
-async function openRegular (path: string): Promise<FileHandle> {
+async function openRegular (path: string): Promise<{ fh: FileHandle, stat: Stats }> {
   let fh: FileHandle
   try {
     fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
@@ -117,7 +127,7 @@ async function openRegular (path: string): Promise<FileHandle> {
   try {
     const s = await fstat(fh, path)
     if (!s.isFile()) throw new LansyncError('PATH_UNREADABLE', `${path} is not a regular file`)
-    return fh
+    return { fh, stat: s }
   } catch (err) {
     await fh.close().catch(() => {})
     throw err
@@ -222,4 +232,38 @@ async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions):
     giveBuffers(buffers)
   }
   return { blocks, hash: whole.digest(), sizeBytes }
+}
+
+/**
+ * Reads `sizeBytes` (the size fstat gave) into a fresh buffer and hashes it like hashHandle would.
+ * Stops early at the end of a file that shrank; the caller's size check then rejects the result.
+ * Blocks handed to onBlock are views of that buffer, which nothing else uses or changes.
+ */
+async function hashSmallHandle (fh: FileHandle, path: string, sizeBytes: number, opts: HashFileOptions): Promise<HashResult> {
+  const { onBlock, signal } = opts
+  signal?.throwIfAborted()
+  const buf = Buffer.allocUnsafeSlow(sizeBytes)
+  let filled = 0
+  while (filled < sizeBytes) {
+    let bytesRead: number
+    try {
+      ({ bytesRead } = await fh.read(buf, filled, sizeBytes - filled, filled))
+    } catch (err) {
+      throw mapFsError(err, path)
+    }
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  signal?.throwIfAborted()
+  const bytes = buf.subarray(0, filled)
+  const blocks: BlockRef[] = []
+  let offset = 0
+  for (const len of chunkLengths(bytes)) {
+    const block = bytes.subarray(offset, offset + len)
+    const blockHash = sha256(block)
+    blocks.push({ hash: blockHash, sizeBytes: len })
+    if (onBlock !== undefined) await onBlock(blockHash, block)
+    offset += len
+  }
+  return { blocks, hash: blocks.length === 1 ? blocks[0].hash : sha256(bytes), sizeBytes: filled }
 }

@@ -1,9 +1,12 @@
 // Turns filesystem events into batches of touched relative paths: a batch is
 // released once the folder has been quiet for `quietMs`, or `maxDelayMs` after its first event,
 // so a storm of events becomes a few rescans and a single edit is picked up within a quarter second.
-// The quiet period is long enough that the unlink and add of one rename (often 50-150 ms apart)
+// A path whose last event is a name coming or going (a rename into place, a move, a delete) is
+// complete as it stands, so it needs only `nameQuietMs` of quiet: a rename is picked up within
+// some 50 ms. Both halves of a rename come from the kernel together (one inotify read), so they
 // land in one batch: the scan then sees a rename, not an add (rehashing the whole file) followed
-// by a delete.
+// by a delete. Content written in place ('change' events) waits the full `quietMs` after its last
+// write, so a file still being written is not scanned between two of its writes.
 //
 // Only directories are watched (one fs.watch each, on Linux one inotify watch): a directory's
 // watch reports every change of the files in it, by name. This replaces chokidar, which did not
@@ -49,6 +52,8 @@ interface WatcherEvents {
 export interface FolderWatcherOptions {
   root: string
   quietMs?: number
+  /** Quiet enough for a batch whose paths last saw a name come or go (see the top of this file). */
+  nameQuietMs?: number
   maxDelayMs?: number
   /** Events between two batches beyond which the next quiet batch asks for a scan of everything (''). */
   burstEvents?: number
@@ -59,6 +64,7 @@ interface WatchedDir { watcher: FSWatcher, inode: number }
 export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private readonly root: string
   private readonly quietMs: number
+  private readonly nameQuietMs: number
   private readonly maxDelayMs: number
   private readonly burstEvents: number
   /** Watched directories by relative path ('' = the root). */
@@ -69,15 +75,23 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   /** Events since the last batch, and whether a burst since the last quiet batch may have overflowed the kernel's queue. */
   private windowEvents = 0
   private isFullScanDue = false
-  /** Paths with events since the last batch: when the first and the last event came. */
-  private readonly touched = new Map<string, { firstMs: number, lastMs: number }>()
+  /** Paths with events since the last batch: when the first and the last event came, and whether the last one was a name's. */
+  private readonly touched = new Map<string, { firstMs: number, lastMs: number, isNameEvent: boolean }>()
+  /**
+   * Whether the last event that arrived for a path was a name coming or going (fs.watch's
+   * 'rename') rather than a write or an attribute change; unknown counts as a write.
+   */
+  private readonly isLastEventName = new Map<string, boolean>()
+  /** When the folder will have been quiet long enough for every touched path (ms since the epoch). */
+  private quietAtMs = 0
   private quietTimer: NodeJS.Timeout | undefined
   private maxTimer: NodeJS.Timeout | undefined
 
-  constructor ({ root, quietMs = 250, maxDelayMs = 2000, burstEvents = defaultBurstEvents() }: FolderWatcherOptions) {
+  constructor ({ root, quietMs = 250, nameQuietMs = Math.min(40, quietMs), maxDelayMs = 2000, burstEvents = defaultBurstEvents() }: FolderWatcherOptions) {
     super()
     this.root = root
     this.quietMs = quietMs
+    this.nameQuietMs = nameQuietMs
     this.maxDelayMs = maxDelayMs
     this.burstEvents = burstEvents
   }
@@ -174,10 +188,12 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
   private onEvent (dirRel: string, event: string, name: string | Buffer | null): void {
     if (this.isClosed) return
     // No name: something in the directory changed, which is not said: scan it.
-    if (name === null || name === '') { this.touch(dirRel); return }
+    if (name === null || name === '') { this.isLastEventName.set(dirRel, false); this.touch(dirRel); return }
     const rel = dirRel === '' ? String(name) : `${dirRel}/${String(name)}`
     if (this.isIgnored(rel)) return
     // 'change' is new content or attributes; 'rename' is a name that came or went, maybe a directory's.
+    // Which came last is decided here, as events arrive: a rename's touch waits for follow().
+    this.isLastEventName.set(rel, event === 'rename')
     if (event !== 'rename') { this.touch(rel); return }
     void this.follow(rel).finally(() => this.touch(rel))
   }
@@ -202,10 +218,17 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
     this.windowEvents += 1
     const nowMs = Date.now()
     const seen = this.touched.get(path)
-    this.touched.set(path, { firstMs: seen?.firstMs ?? nowMs, lastMs: nowMs })
+    const entry = { firstMs: seen?.firstMs ?? nowMs, lastMs: nowMs, isNameEvent: this.isLastEventName.get(path) ?? false }
+    this.touched.set(path, entry)
+    // The batch waits for the path that needs the longest quiet: an event never brings it forward.
+    this.quietAtMs = Math.max(this.quietAtMs, nowMs + this.quietFor(entry))
     clearTimeout(this.quietTimer)
-    this.quietTimer = setTimeout(() => this.release(), this.quietMs)
+    this.quietTimer = setTimeout(() => this.release(), this.quietAtMs - nowMs)
     if (this.maxTimer === undefined) this.maxTimer = setTimeout(() => this.release(true), this.maxDelayMs)
+  }
+
+  private quietFor (entry: { isNameEvent: boolean }): number {
+    return entry.isNameEvent ? this.nameQuietMs : this.quietMs
   }
 
   /**
@@ -220,13 +243,15 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
     clearTimeout(this.maxTimer)
     this.quietTimer = undefined
     this.maxTimer = undefined
+    this.quietAtMs = 0
     if (this.touched.size === 0) return
     const nowMs = Date.now()
     const batch: string[] = []
-    for (const [path, { firstMs, lastMs }] of this.touched) {
-      if (isDeadline && nowMs - lastMs < this.quietMs && nowMs - firstMs < MAX_HOLD_MS) continue
+    for (const [path, entry] of this.touched) {
+      if (isDeadline && nowMs - entry.lastMs < this.quietFor(entry) && nowMs - entry.firstMs < MAX_HOLD_MS) continue
       batch.push(path)
       this.touched.delete(path)
+      this.isLastEventName.delete(path)
     }
     if (this.windowEvents > this.burstEvents) this.isFullScanDue = true
     this.windowEvents = 0

@@ -54,6 +54,7 @@ export class Store {
   readonly dir: string
   private readonly db: Level<string, Uint8Array>
   private readonly metas = new Map<string, FolderMeta>()
+  private readonly metaLoads = new Map<string, Promise<FolderMeta>>()
   private readonly now: () => number
   private isClosed = false
   /**
@@ -106,6 +107,17 @@ export class Store {
   async folderMeta (folderId: string): Promise<FolderMeta> {
     const cached = this.metas.get(folderId)
     if (cached !== undefined) return cached
+    // Calls that meet a folder's first read share it: two of them each making an epoch (the
+    // scanner describes several new files at once) would give one index two epochs.
+    let loading = this.metaLoads.get(folderId)
+    if (loading === undefined) {
+      loading = this.loadFolderMeta(folderId).finally(() => this.metaLoads.delete(folderId))
+      this.metaLoads.set(folderId, loading)
+    }
+    return await loading
+  }
+
+  private async loadFolderMeta (folderId: string): Promise<FolderMeta> {
     const bytes = await this.read(async () => await this.db.get(keys.folderMetaKey(folderId)))
     let meta: FolderMeta
     if (bytes === undefined) {
@@ -125,6 +137,16 @@ export class Store {
     return bytes === undefined ? undefined : decodeStoredRecord(bytes)
   }
 
+  /**
+   * The records of many paths in one round trip (undefined where none), in the order asked: a
+   * scan reads a whole directory's records at once instead of one LevelDB get per file.
+   */
+  async getRecords (folderId: string, paths: readonly string[]): Promise<Array<StoredRecord | undefined>> {
+    if (paths.length === 0) return []
+    const values = await this.read(async () => await this.db.getMany(paths.map(p => keys.indexKey(folderId, p))))
+    return values.map(bytes => bytes === undefined ? undefined : decodeStoredRecord(bytes))
+  }
+
   /** Index records of a folder in path order, optionally only those under `underPath/`. */
   async * records (folderId: string, underPath = ''): AsyncGenerator<StoredRecord> {
     const prefix = keys.indexPrefix(folderId)
@@ -132,6 +154,15 @@ export class Store {
       ? keys.prefixRange(prefix)
       : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
     for await (const value of this.iterate(() => this.db.values(range))) yield decodeStoredRecord(value)
+  }
+
+  /** The paths `records` would yield, without reading the records (a rescan needs only the names of most). */
+  async * indexPaths (folderId: string, underPath = ''): AsyncGenerator<string> {
+    const prefix = keys.indexPrefix(folderId)
+    const range = underPath === ''
+      ? keys.prefixRange(prefix)
+      : { gte: prefix + underPath + '/', lt: prefix + underPath + '0' } // '0' follows '/'
+    for await (const key of this.iterate(() => this.db.keys(range))) yield key.slice(prefix.length)
   }
 
   /** Records changed after `sequence`, in sequence order: the incremental manifest. */
@@ -156,9 +187,13 @@ export class Store {
     const stored: StoredRecord[] = []
     const pending = new Map<string, StoredRecord>() // earlier changes to the same path in this batch
     let sequence = meta.sequence
-    for (const change of changes) {
+    // Every previous record in one round trip: a get per change made a scan's commit of 500 new
+    // files 500 sequential LevelDB reads.
+    const paths = changes.map(c => c.record.path)
+    const atStart = await this.getRecords(folderId, paths)
+    for (const [i, change] of changes.entries()) {
       const path = change.record.path
-      const previous = pending.get(path) ?? await this.getRecord(folderId, path)
+      const previous = pending.get(path) ?? atStart[i]
       if (previous !== undefined) batch.push({ type: 'del', key: keys.sequenceKey(folderId, previous.sequence) })
       // Receive-only: the first local change of a path keeps the cluster's record beside it; a
       // record that is not a local change (a remote version, a revert) drops it.

@@ -1,10 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { hashBytes, hashFile, hashFileStable, sha256 } from '../../src/fs/hasher.js'
+import { hashBytes, hashFile, hashFileStable, sha256, WHOLE_READ_MAX_BYTES } from '../../src/fs/hasher.js'
 import { MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from '../../src/core/chunker.js'
 import { isLansyncError } from '../../src/errors.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
@@ -204,6 +204,36 @@ test('a file that never holds still is PATH_CHANGING after maxTries reads', asyn
   }), 'PATH_CHANGING')
   assert.ok(appends >= 2)
   try { await hashFileStable(path, { maxTries: 0 }); assert.unreachable() } catch (err) { assert.instance(err, TypeError) }
+})
+
+test('files read whole (small) and streamed (large) hash like the bytes, at and around the cut-over size', async () => {
+  const dir = tempDir()
+  for (const size of [1, MIN_BLOCK_BYTES - 1, MIN_BLOCK_BYTES + 1, 300_000, WHOLE_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES + 1]) {
+    const data = DATA.subarray(0, size)
+    const path = join(dir, `f${size}`)
+    writeFileSync(path, data)
+    const handed: Buffer[] = []
+    const r = await hashFileStable(path, { onBlock: (_h, bytes) => { handed.push(Buffer.from(bytes)) } })
+    assert.equal({ hash: hex(r.hash), sizeBytes: r.sizeBytes, blocks: r.blocks }, { hash: plainSha(data), sizeBytes: size, blocks: hashBytes(data).blocks }, `size ${size}`)
+    assert.ok(Buffer.concat(handed).equals(data), `size ${size}: onBlock saw the bytes in order`)
+  }
+})
+
+test('a small file that grows or shrinks while it is read is re-read, never recorded half-written', async () => {
+  const dir = tempDir()
+  const grow = join(dir, 'grow.txt')
+  writeFileSync(grow, DATA.subarray(0, 50_000))
+  let calls = 0
+  const grown = await hashFileStable(grow, { onBlock: () => { calls += 1; if (calls === 1) appendFileSync(grow, 'tail') } })
+  const final = Buffer.concat([DATA.subarray(0, 50_000), Buffer.from('tail')])
+  assert.equal({ hash: hex(grown.hash), sizeBytes: grown.sizeBytes }, { hash: plainSha(final), sizeBytes: final.length })
+  assert.ok(calls > grown.blocks.length, 'the first read was discarded')
+
+  const shrink = join(dir, 'shrink.txt')
+  writeFileSync(shrink, DATA.subarray(0, 200_000))
+  calls = 0
+  const shrunk = await hashFileStable(shrink, { onBlock: () => { calls += 1; if (calls === 1) truncateSync(shrink, 1000) } })
+  assert.equal({ hash: hex(shrunk.hash), sizeBytes: shrunk.sizeBytes }, { hash: plainSha(DATA.subarray(0, 1000)), sizeBytes: 1000 })
 })
 
 test.run()

@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync, rmSync, renameSync, symlinkSync, chmodSync, e
 import { join } from 'node:path'
 import { Store } from '../../src/store/store.js'
 import { Scanner } from '../../src/fs/scanner.js'
+import { randomBytes } from 'node:crypto'
+import { hashBytes } from '../../src/fs/hasher.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
 
 async function setup () {
@@ -165,4 +167,53 @@ test('a moved file is committed with its old path\'s tombstone (one batch for pe
 })
 
 test.after(cleanupAll)
+test('files hashed several at once give the records of one at a time, committed in walk order', async () => {
+  const { root, store, scanner } = await setup()
+  const contents = new Map<string, Buffer>()
+  for (let d = 0; d < 3; d++) {
+    mkdirSync(join(root, `d${d}`))
+    for (let i = 0; i < 40; i++) contents.set(`d${d}/f${i}`, randomBytes(1 + (i * 7919) % 70_000))
+  }
+  contents.set('big.bin', randomBytes(3 * 1024 * 1024)) // streamed, alone
+  contents.set('d1/empty', Buffer.alloc(0))
+  for (const [p, bytes] of contents) writeFileSync(join(root, p), bytes)
+  const committed: string[] = []
+  scanner.on('committed', records => committed.push(...records.map(r => r.path)))
+  const r = await scanner.scanAll()
+  // Pre-order, names sorted in each directory: what the one-at-a-time walk recorded.
+  const walk = ['big.bin', ...[0, 1, 2].flatMap(d => [`d${d}`, ...[...contents.keys()].filter(p => p.startsWith(`d${d}/`)).sort()])]
+  assert.equal(r.added, walk)
+  assert.equal(committed, walk)
+  const { epoch } = await store.folderMeta('f1')
+  for (const [p, bytes] of contents) {
+    const rec = await store.getRecord('f1', p)
+    const expected = hashBytes(bytes)
+    assert.equal({ size: rec?.sizeBytes, hash: Buffer.from(rec?.hash ?? []).toString('hex'), blocks: rec?.blocks, vector: rec?.vector },
+      { size: bytes.length, hash: Buffer.from(expected.hash).toString('hex'), blocks: expected.blocks, vector: { [epoch]: 1 } }, p)
+    for (const b of expected.blocks) assert.ok(await store.hasBlock(b.hash), `${p}: its blocks are stored`)
+  }
+  const again = await scanner.scanAll()
+  assert.equal([again.added, again.modified, again.deleted, again.filesHashed], [[], [], [], 0])
+  await store.close()
+})
+
+test('a file renamed back onto its old name (a tombstone there) is a rename, not read again', async () => {
+  const { root, store, scanner } = await setup()
+  writeFileSync(join(root, 'a.bin'), randomBytes(200_000))
+  await scanner.scanAll()
+  const first = await store.getRecord('f1', 'a.bin')
+  renameSync(join(root, 'a.bin'), join(root, 'b.bin'))
+  let r = await scanner.scanAll()
+  assert.equal(r.renamed, [{ from: 'a.bin', to: 'b.bin' }])
+  const tombstone = await store.getRecord('f1', 'a.bin')
+  assert.ok(tombstone?.isDeleted)
+  renameSync(join(root, 'b.bin'), join(root, 'a.bin'))
+  r = await scanner.scanAll()
+  assert.equal([r.renamed, r.filesHashed], [[{ from: 'b.bin', to: 'a.bin' }], 0])
+  const back = await store.getRecord('f1', 'a.bin')
+  assert.equal({ isDeleted: back?.isDeleted, blocks: back?.blocks, hash: back?.hash }, { isDeleted: false, blocks: first?.blocks, hash: first?.hash })
+  assert.is(back?.vector.aaaaaaaaaaaaaaaa, (tombstone?.vector.aaaaaaaaaaaaaaaa ?? 0) + 1, 'the path\'s history goes on from its tombstone')
+  await store.close()
+})
+
 test.run()

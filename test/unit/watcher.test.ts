@@ -83,4 +83,39 @@ test('after a burst of more events than the kernel may queue, the quiet batch as
 })
 
 test.after(cleanupAll)
+test('a rename goes after the short quiet of names, both halves in one batch; writes in place wait the full quiet', async () => {
+  const root = tempDir()
+  const outside = tempDir()
+  mkdirSync(join(root, 'sub'))
+  writeFileSync(join(root, 'old.bin'), 'content')
+  writeFileSync(join(outside, 'saved.txt'), 'a whole new version')
+  // quietMs is long enough that no batch of this test can come from it by chance under load.
+  const watcher = new FolderWatcher({ root, quietMs: 3000, nameQuietMs: 30, maxDelayMs: 10_000 })
+  const batches: Array<{ atMs: number, paths: string[] }> = []
+  watcher.on('batch', paths => batches.push({ atMs: Date.now(), paths }))
+  await watcher.ready()
+  try {
+    let startedMs = Date.now()
+    renameSync(join(root, 'old.bin'), join(root, 'sub', 'new.bin'))
+    renameSync(join(outside, 'saved.txt'), join(root, 'saved.txt')) // an atomic save, from elsewhere
+    await waitFor(() => batches.length > 0, { timeoutMs: 10_000, what: 'the rename batch' })
+    assert.ok(batches[0].atMs - startedMs < 2500, `names need only the short quiet (${batches[0].atMs - startedMs} ms)`)
+    assert.equal(batches[0].paths.sort(), ['old.bin', 'saved.txt', 'sub/new.bin'], 'both halves of the move together')
+
+    // A file created and then written with pauses (longer than the names' quiet, shorter than
+    // the full one): its last event is a write, so nothing goes until the writes stop.
+    batches.length = 0
+    startedMs = Date.now()
+    writeFileSync(join(root, 'slow.log'), 'part 1\n')
+    for (let i = 2; i <= 5; i++) { await sleep(150); appendFileSync(join(root, 'slow.log'), `part ${i}\n`) }
+    const lastWriteMs = Date.now()
+    await waitFor(() => batches.length > 0, { timeoutMs: 10_000, what: 'the write batch' })
+    assert.equal(batches.map(b => b.paths), [['slow.log']], 'one batch, after the last write')
+    assert.ok(batches[0].atMs >= lastWriteMs + 2500, 'held for the full quiet after the last write')
+    assert.ok(lastWriteMs - startedMs < 2500, 'the writes came faster than the full quiet (else the test proves nothing)')
+  } finally {
+    await watcher.close()
+  }
+})
+
 test.run()
