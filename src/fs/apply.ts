@@ -97,7 +97,7 @@ export interface ApplyOptions {
    * as the fallback.
    */
   renamedFrom?: { path: string, local: StoredRecord }
-  /** A file's directory is not fsynced here: the caller does it before recording the file. */
+  /** The parent directory of what is written is not fsynced here: the caller does it before recording it. */
   isDirSyncDeferred?: boolean
 }
 
@@ -220,7 +220,7 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
     await mkdir(dirname(full), { recursive: true })
     await symlink(record.linkTarget, full)
   }
-  await fsyncDir(dirname(full))
+  if (!isDirSyncDeferred) await fsyncDir(dirname(full))
   const s = await lstat(full)
   if (record.kind === 'dir') await utimes(full, utimesSeconds(record.mtimeMs), utimesSeconds(record.mtimeMs)).catch(() => {})
   return { inode: s.ino, mtimeMs: Math.floor(record.kind === 'dir' ? record.mtimeMs : s.mtimeMs) }

@@ -27,12 +27,15 @@ export function applyOrder (records: FileRecord[]): FileRecord[] {
 
 /**
  * The records from `start` that apply as one group: new or changed files (rank 1 of applyOrder,
- * so no order among them matters) whose blocks are in (`isFetched`), each path once, within
+ * so no order among them matters), or directories that appear (rank 0, applied in order) whose blocks are in (`isFetched`), each path once, within
  * GROUP_MAX_FILES and GROUP_MAX_BYTES. The record at `start` is always in (its blocks were
  * awaited); a group of one applies alone.
  */
 export function groupAt (records: FileRecord[], start: number, isFetched: boolean[]): FileRecord[] {
-  const isGroupable = (r: FileRecord): boolean => r.kind === 'file' && !r.isDeleted
+  // Files group with files, and directories that appear with directories (rank 0, shallow first:
+  // a group creates them one by one in that order, and syncs their parents once).
+  const kind = records[start].kind
+  const isGroupable = (r: FileRecord): boolean => r.kind === kind && (kind === 'file' || kind === 'dir') && !r.isDeleted
   if (!isGroupable(records[start])) return [records[start]]
   const group = [records[start]]
   const paths = new Set([records[start].path])

@@ -15,6 +15,7 @@ import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, typ
 import { FolderWatcher } from '../fs/watcher.js'
 import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
+import { OwnWrites } from './own-writes.js'
 import { Selection, isKnownNews } from '../core/selection.js'
 
 /**
@@ -197,7 +198,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     if (!this.isWatching || this.isClosed) return
     await this.watcher?.close()
     const watcher = new FolderWatcher({ root: this.folder.path })
-    watcher.on('batch', paths => { void this.scan(paths) })
+    watcher.on('batch', paths => { void this.scanWatched(paths) })
     watcher.on('error', err => this.reportProblem({ path: '', code: 'WATCH_FAILED', message: err.message }, 'scan'))
     this.watcher = watcher
     await watcher.ready().catch(() => {})
@@ -416,8 +417,18 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
    */
   async commit (changes: Change[]): Promise<StoredRecord[]> {
     const stored = await this.store.commit(this.folder.id, changes)
+    this.ownWrites.note(stored)
     if (stored.length > 0) this.emit('changed', stored)
     return stored
+  }
+
+  /** Files this device wrote for peers: the watcher's echo of them is not scanned (see OwnWrites). */
+  private readonly ownWrites = new OwnWrites()
+
+  /** A watcher batch: scanned, less the echoes of our own writes. */
+  private async scanWatched (paths: Iterable<string>): Promise<void> {
+    const changed = await this.ownWrites.withoutEchoes(this.folder.path, paths)
+    if (changed.length > 0) await this.scan(changed)
   }
 
   /**

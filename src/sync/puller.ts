@@ -281,7 +281,7 @@ export class Puller {
       try {
         if (isIgnored) { await this.runner.ignoreRemote(group[k]); continue }
         if (action === undefined) continue
-        if (action.type === 'pull' && !action.isMetadataOnly && action.record.kind === 'file') { writes.push({ k, action, local }); continue }
+        if (action.type === 'pull' && !action.isMetadataOnly && (action.record.kind === 'file' || action.record.kind === 'dir')) { writes.push({ k, action, local }); continue }
         // Conflicts, metadata changes: as alone (they commit themselves).
         const content = contentToFetch(action)
         if (content !== undefined) await this.ensureBlocks(content)
@@ -300,7 +300,9 @@ export class Puller {
       failAll(writes.map(({ k }) => k), err)
       writes.length = 0
     }
-    await forEachAtOnce(writes, GROUP_WRITES_AT_ONCE, async ({ k, action, local }) => {
+    // Directories one at a time, in the batch's order (a parent before its children); files at once.
+    const writesAtOnce = group[0].kind === 'dir' ? 1 : GROUP_WRITES_AT_ONCE
+    await forEachAtOnce(writes, writesAtOnce, async ({ k, action, local }) => {
       try {
         const content = contentToFetch(action)
         if (content !== undefined) await this.ensureBlocks(content) // usually all present already

@@ -22,7 +22,10 @@ test('groupAt: a run of new or changed files whose blocks are in, each path once
   assert.equal(paths(groupAt([rec('a'), rec('l', { kind: 'symlink' }), rec('b')], 0, all(3))), ['a'], 'stops at a non-file')
   assert.equal(paths(groupAt([rec('a'), rec('b'), rec('a')], 0, all(3))), ['a', 'b'], 'a path repeated ends the group')
   assert.equal(paths(groupAt([rec('a'), rec('g', { isDeleted: true })], 0, all(2))), ['a'], 'deletions are never in a group')
-  assert.equal(paths(groupAt([rec('d', { kind: 'dir' }), rec('a')], 0, all(2))), ['d'], 'a record that is no file applies alone')
+  assert.equal(paths(groupAt([rec('d', { kind: 'dir' }), rec('a')], 0, all(2))), ['d'], 'directories and files never share a group')
+  assert.equal(paths(groupAt([rec('d', { kind: 'dir' }), rec('d/e', { kind: 'dir' }), rec('a')], 0, all(3))), ['d', 'd/e'], 'directories that appear group together, in order')
+  assert.equal(paths(groupAt([rec('d', { kind: 'dir' }), rec('x', { kind: 'dir', isDeleted: true })], 0, all(2))), ['d'], 'a deleted directory is never in a group')
+  assert.equal(paths(groupAt([rec('l', { kind: 'symlink' }), rec('m', { kind: 'symlink' })], 0, all(2))), ['l'], 'links apply alone')
   const big = [rec('a', { sizeBytes: GROUP_MAX_BYTES - 5 }), rec('b', { sizeBytes: 5 }), rec('c', { sizeBytes: 1 })]
   assert.equal(paths(groupAt(big, 0, all(3))), ['a', 'b'], 'bytes bounded')
   assert.equal(paths(groupAt([rec('huge', { sizeBytes: 2 * GROUP_MAX_BYTES })], 0, all(1))), ['huge'], 'the first file is in whatever its size')

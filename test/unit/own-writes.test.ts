@@ -1,0 +1,46 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { OwnWrites } from '../../src/sync/own-writes.js'
+import type { StoredRecord } from '../../src/store/store.js'
+
+function recordOf (root: string, path: string): StoredRecord {
+  const s = lstatSync(join(root, path))
+  return { path, kind: 'file', sizeBytes: s.size, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, inode: s.ino, vector: { a: 1 }, isDeleted: false, blocks: [], hash: new Uint8Array(32), linkTarget: '', modifiedBy: 'a', sequence: 1 }
+}
+
+test('OwnWrites: only the unchanged echo of a noted write is dropped, once; every change is kept', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lansync-own-'))
+  try {
+    for (const name of ['same', 'rewritten', 'replaced', 'chmodded', 'gone']) writeFileSync(join(root, name), 'x')
+    const own = new OwnWrites()
+    own.note(['same', 'rewritten', 'replaced', 'chmodded', 'gone'].map(p => recordOf(root, p)))
+    writeFileSync(join(root, 'rewritten'), 'longer content')
+    writeFileSync(join(root, 'new'), 'y'); renameSync(join(root, 'new'), join(root, 'replaced'))
+    chmodSync(join(root, 'chmodded'), 0o600)
+    rmSync(join(root, 'gone'))
+    const kept = await own.withoutEchoes(root, ['same', 'rewritten', 'replaced', 'chmodded', 'gone', 'never-noted'])
+    assert.equal(kept, ['rewritten', 'replaced', 'chmodded', 'gone', 'never-noted'])
+    assert.equal(await own.withoutEchoes(root, ['same']), ['same'], 'a note is used once: a second event for the path is scanned')
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('OwnWrites: a note older than the echo window, or a tombstone, drops nothing', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lansync-own-'))
+  try {
+    writeFileSync(join(root, 'f'), 'x')
+    let nowMs = 1_000_000
+    const own = new OwnWrites({ now: () => nowMs })
+    own.note([recordOf(root, 'f'), { ...recordOf(root, 'f'), path: 'd', isDeleted: true }])
+    nowMs += 60_000
+    assert.equal(await own.withoutEchoes(root, ['f', 'd']), ['f', 'd'])
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test.run()
