@@ -1,7 +1,7 @@
 // Writes a file so that readers only ever see the old content or the whole new content: a temp
 // file beside the target, fsync, whole-file hash check, optional last-moment check, rename, then
 // fsync of the directory so the rename itself survives a crash.
-import { open, rename, rm, utimes, chmod, mkdir, link, lstat, unlink } from 'node:fs/promises'
+import { open, rename, rm, mkdir, link, lstat, unlink, type FileHandle } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
@@ -59,9 +59,8 @@ export interface WrittenFile { sizeBytes: number, inode: number, mtimeMs: number
 
 /** Writes atomically. The temp file never outlives a failure. */
 export async function writeFileAtomically ({ target, chunks, expectedHash, mode, mtimeMs, beforeRename, expectedTarget, isDirSynced = true }: AtomicWriteOptions): Promise<WrittenFile> {
-  await mkdir(dirname(target), { recursive: true })
   const temp = tempPathFor(target)
-  const handle = await open(temp, 'wx', 0o600)
+  const handle = await openNew(temp)
   let sizeBytes = 0
   let written: Stats
   try {
@@ -75,16 +74,17 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
       }
       sizeBytes += chunk.byteLength
     }
-    await handle.sync()
-    await handle.close()
     const actual = hasher.digest()
     if (!actual.equals(Buffer.from(expectedHash))) {
       throw new LansyncError('STORE_CORRUPT', `assembled content of ${target} does not match its hash; nothing was replaced`)
     }
-    await chmod(temp, mode & 0o7777)
+    // Mode and mtime set through the open file before its fsync, so they are as durable as its bytes.
+    await handle.chmod(mode & 0o7777)
     const seconds = utimesSeconds(mtimeMs)
-    await utimes(temp, seconds, seconds)
-    written = await lstat(temp)
+    await handle.utimes(seconds, seconds)
+    await handle.sync()
+    written = await handle.stat()
+    await handle.close()
     if (beforeRename !== undefined) await beforeRename()
     crashPoint('apply:temp-written')
     await pausePoint('apply:temp-written')
@@ -97,6 +97,17 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
   }
   if (isDirSynced) await fsyncDir(dirname(target))
   return { sizeBytes, inode: written.ino, mtimeMs: Math.floor(written.mtimeMs) }
+}
+
+/** Opens a new temp file, making its directory only when it is missing (a group of received files would otherwise pay a mkdir each). */
+async function openNew (temp: string): Promise<FileHandle> {
+  try {
+    return await open(temp, 'wx', 0o600)
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+    await mkdir(dirname(temp), { recursive: true })
+    return await open(temp, 'wx', 0o600)
+  }
 }
 
 async function replaceTarget (temp: string, target: string, expected: AtomicWriteOptions['expectedTarget']): Promise<void> {
