@@ -96,6 +96,9 @@ export interface ScannerOptions {
 /** A path whose disk state differs from the index; `isGone` when it no longer exists at all. */
 interface Candidate { path: string, kind: FileKind, sizeBytes: number, mtimeMs: number, mode: number, inode: number, previous?: StoredRecord, isGone: boolean, isForgotten?: boolean, /** Bytes read to describe it (0 for a move known by inode), set by describe: with several files hashed at once, result.bytesHashed cannot tell whose bytes they were. */ hashedBytes?: number }
 
+/** A scan commits what it has at least this often, so that peers can fetch while it goes on. */
+const COMMIT_AFTER_MS = 200
+
 export class Scanner extends EventEmitter<ScannerEvents> {
   readonly folderId: string
   readonly root: string
@@ -276,7 +279,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     const bytesTotal = candidates.reduce((n, c) => n + c.sizeBytes, 0)
     let pending: Change[] = []
     let pendingBytes = 0
+    let flushedAtMs = Date.now()
     const flush = async (): Promise<void> => {
+      flushedAtMs = Date.now()
       if (pending.length > 0) crashPoint('scan:blocks-stored')
       const stored = await this.store.commit(this.folderId, pending)
       if (stored.length > 0) this.emit('committed', stored)
@@ -305,7 +310,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
       // would send its new path and its old path's tombstone to peers in separate batches, where
       // they can no longer see a rename (the puller links the old file only within one batch).
       pendingBytes += c.hashedBytes ?? 0
-      if (pending.length >= this.batchChanges || pendingBytes >= this.batchBytes) await flush()
+      // Also after a while with no commit: peers start on the first files while the scan goes
+      // on (a scan of thousands of new files would otherwise reach them only 500 at a time).
+      if (pending.length >= this.batchChanges || pendingBytes >= this.batchBytes || Date.now() - flushedAtMs >= COMMIT_AFTER_MS) await flush()
       this.emit('progress', { filesDone: result.filesHashed, filesTotal, bytesDone: result.bytesHashed, bytesTotal })
     }
     await flush()
