@@ -21,6 +21,11 @@ export interface PackLocation { pack: number, offset: number, sizeBytes: number 
 
 /** Open read handles kept at most (least recently used ones are closed first). */
 const MAX_READERS = 32
+/** One write takes at most this many queued records (they lie end to end: one writev). */
+const MAX_RECORDS_PER_WRITE = 256
+
+/** A record waiting for its write: its byte range is taken already. */
+interface QueuedRecord { offset: number, parts: Uint8Array[], resolve: () => void, reject: (err: unknown) => void }
 
 /** A pack this process appends to, or did, until its bytes are synced. */
 interface Writer {
@@ -29,7 +34,9 @@ interface Writer {
   endOffset: number
   /** A write failed: no more appends (what follows the last good record may be torn). */
   isFailed: boolean
-  inFlight: number
+  /** Records taken but not written yet, in offset order; written by one loop at a time (`isWriting`). */
+  readonly queue: QueuedRecord[]
+  isWriting: boolean
   readonly synced: SyncPoint
 }
 
@@ -77,9 +84,11 @@ export class PackFiles {
   writingPacks (): number[] { return [...this.writers.keys()] }
 
   /**
-   * Appends one block and returns where its bytes are; readable at once, durable after `sync`.
-   * Appends may run concurrently: each takes its byte range before it writes. A failed write is
-   * STORE_FULL or STORE_IO, and the next append starts a new pack.
+   * Appends one block and returns where its bytes are once they are written; durable after `sync`.
+   * Concurrent appends take consecutive byte ranges and go out together: those that arrive while
+   * a write is under way make the next single write (a group commit, one round trip to the
+   * thread pool for many blocks). A failed write is STORE_FULL or STORE_IO for every append it
+   * held, and the next append starts a new pack.
    */
   async append (hash: Uint8Array, bytes: Uint8Array): Promise<PackLocation> {
     const recordBytes = RECORD_HEADER_BYTES + bytes.byteLength
@@ -94,19 +103,33 @@ export class PackFiles {
       const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES)
       header.set(hash, 0)
       header.writeUInt32BE(bytes.byteLength, 32)
-      w.inFlight += 1
-      try {
-        await writeFully(w.fh, [header, bytes], offset)
-      } catch (err) {
-        w.isFailed = true
-        if (this.current === w) this.current = undefined
-        throw writeFailure(this.dir, err)
-      } finally {
-        w.inFlight -= 1
-      }
-      w.synced.noteChange()
+      await new Promise<void>((resolve, reject) => {
+        w.queue.push({ offset, parts: [header, bytes], resolve, reject })
+        if (!w.isWriting) void this.writeQueued(w)
+      })
       return { pack: w.number, offset: offset + RECORD_HEADER_BYTES, sizeBytes: bytes.byteLength }
     }
+  }
+
+  /** Writes what is queued for `w`, as many records per write as are waiting, until none is. */
+  private async writeQueued (w: Writer): Promise<void> {
+    w.isWriting = true
+    while (w.queue.length > 0) {
+      const batch = w.queue.splice(0, MAX_RECORDS_PER_WRITE)
+      try {
+        await writeFully(w.fh, batch.flatMap(r => r.parts), batch[0].offset)
+      } catch (err) {
+        // What follows the last good record may be torn: nothing more goes to this pack.
+        w.isFailed = true
+        if (this.current === w) this.current = undefined
+        const failure = writeFailure(this.dir, err)
+        for (const r of [...batch, ...w.queue.splice(0)]) r.reject(failure)
+        break
+      }
+      w.synced.noteChange()
+      for (const r of batch) r.resolve()
+    }
+    w.isWriting = false
   }
 
   /**
@@ -123,7 +146,7 @@ export class PackFiles {
       } catch (err) {
         throw writeFailure(this.dir, err)
       }
-      if (w !== this.current && w.inFlight === 0 && w.synced.isSynced) {
+      if (w !== this.current && !w.isWriting && w.synced.isSynced) {
         this.writers.delete(n)
         await w.fh.close().catch(() => {})
       }
@@ -214,7 +237,7 @@ export class PackFiles {
       await unlink(path).catch(() => {})
       throw writeFailure(this.dir, err)
     }
-    const w: Writer = { number: n, fh, endOffset: PACK_MAGIC.length, isFailed: false, inFlight: 0, synced: new SyncPoint(async () => await fh.sync()) }
+    const w: Writer = { number: n, fh, endOffset: PACK_MAGIC.length, isFailed: false, queue: [], isWriting: false, synced: new SyncPoint(async () => await fh.sync()) }
     this.writers.set(n, w)
     this.dirSynced.noteChange()
     this.current = w
