@@ -171,10 +171,11 @@ export class BlockPacks {
       this.hasLegacy = await hasAnyLegacy(this.db)
       freedBytes += Math.max(0, before - await levelFileBytes(this.db.location))
     }
-    // Every block indexed, so the index alone says what each pack holds; packs that are appended
-    // to, or that pending blocks (or appends still under way) point into, are left alone.
+    // Every block indexed, so the index alone says what each pack holds, up to the packs that are
+    // appended to or that pending blocks point into: from there on, entries may come meanwhile.
     await this.flush()
-    const busy = new Set([...this.pending.values()].map(loc => loc.pack).concat(this.files.writingPacks()))
+    let horizon = this.files.oldestOpenPack
+    for (const loc of this.pending.values()) horizon = Math.min(horizon, loc.pack)
     const liveBytes = new Map<number, number>()
     for await (const value of this.db.values(keys.prefixRange(keys.PACKED_BLOCK_PREFIX))) {
       const loc = decodeLocation(value)
@@ -183,7 +184,7 @@ export class BlockPacks {
     const dead: Array<{ number: number, sizeBytes: number }> = []
     const sparse = new Set<number>()
     for (const pack of await this.files.list()) {
-      if (busy.has(pack.number)) continue
+      if (pack.number >= horizon) continue
       const live = liveBytes.get(pack.number) ?? 0
       if (live === 0) dead.push(pack)
       else if (live < pack.sizeBytes * SPARSE_LIVE_FRACTION) { dead.push(pack); sparse.add(pack.number) }

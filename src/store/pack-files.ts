@@ -80,8 +80,11 @@ export class PackFiles {
     return out
   }
 
-  /** Packs appends go to, or went to and are not synced yet: index entries may still come to point into them. */
-  writingPacks (): number[] { return [...this.writers.keys()] }
+  /**
+   * The lowest number of a pack that appends go to, or went to and are not synced yet (or of the
+   * next pack): new index entries may come to point into it or any later pack, never an earlier one.
+   */
+  get oldestOpenPack (): number { return Math.min(this.nextNumber, ...this.writers.keys()) }
 
   /**
    * Appends one block and returns where its bytes are once they are written; durable after `sync`.
