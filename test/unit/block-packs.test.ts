@@ -48,6 +48,13 @@ test('blocks are readable at once, before any commit, and after a close and reop
   await store.close()
   store = await Store.open(db)
   await assertHolds(store, blocks, 'after reopen')
+  // A whole file's worth at once (apply, restore): in order, across lookup batches, a missing one undefined.
+  const wanted = [...Array.from({ length: 15 }, () => blocks).flat(), Buffer.from('never stored')]
+  const many: Array<Uint8Array | undefined> = []
+  for await (const b of store.getBlocks(wanted.map(sha))) many.push(b)
+  assert.is(many.length, wanted.length)
+  assert.ok(many.slice(0, -1).every((b, i) => Buffer.from(b!).equals(wanted[i])), 'getBlocks gives each block in order')
+  assert.is(many[many.length - 1], undefined)
   // A block already held is not appended again.
   const before = packBytes(db)
   await store.putBlock(sha(blocks[0]), blocks[0])
