@@ -221,7 +221,9 @@ export class Store {
    * caller just found it missing (`isKnownMissing`: a second copy is harmless, a second lookup is not free).
    */
   async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
-    await this.write(async () => await this.blocks.put(hash, bytes, { isKnownMissing }))
+    // The lookup is a read: a block already held is no write, even while writes wait for room.
+    if (!isKnownMissing && await this.hasBlock(hash)) return
+    await this.write(async () => await this.blocks.put(hash, bytes, { isKnownMissing: true }))
   }
 
   /**
