@@ -97,6 +97,7 @@ export class PackFiles {
     const recordBytes = RECORD_HEADER_BYTES + bytes.byteLength
     for (;;) {
       const w = await this.writable()
+      if (w.isFailed) continue // failed while this append waited for its turn
       if (w.endOffset + recordBytes > this.maxPackBytes && w.endOffset > PACK_MAGIC.length) {
         if (this.current === w) this.current = undefined // full: rotate
         continue
