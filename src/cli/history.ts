@@ -14,7 +14,7 @@ export function historyCommands (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const r = await invoke(args.home, 'history.prune', { folder: args.folder, policy: args.policy })
           print(args, r, () => [
             ...r.folders.map((f: any) => `${f.folder}: removed ${f.versionsRemoved} versions, kept ${f.versionsKept}`),
-            `freed ${r.blocksRemoved} blocks (${formatBytes(r.bytesFreed)})`
+            `removed ${r.blocksRemoved} blocks (${formatBytes(r.blockBytesRemoved)}), freed ${formatBytes(r.bytesFreed)} on disk`
           ].join('\n'))
         })
       .command('$0 <path>', "list a file's versions, oldest first",

@@ -14,8 +14,7 @@ export interface RestoreProgress { filesDone: number, filesTotal: number, bytesD
  * of the whole content, which a wrong block cannot pass, so blocks are not checked one by one too.
  */
 export async function * versionContent (store: Store, version: Pick<VersionEntry, 'blocks' | 'path'>): AsyncGenerator<Uint8Array> {
-  for (const block of version.blocks) {
-    const bytes = await store.getBlock(block.hash, { isVerified: false })
+  for await (const bytes of store.getBlocks(version.blocks.map(b => b.hash), { isVerified: false })) {
     if (bytes === undefined) {
       throw new LansyncError('STORE_BLOCK_MISSING', `a block of ${version.path} is missing from the store; this version cannot be restored`)
     }

@@ -116,7 +116,7 @@ export async function restoreFolderSnapshot (
 
 export async function pruneHistory (
   ctx: OpsContext, { folder: name, policy }: { folder?: string, policy?: string }
-): Promise<{ folders: Array<{ folder: string, versionsRemoved: number, versionsKept: number }>, blocksRemoved: number, bytesFreed: number }> {
+): Promise<{ folders: Array<{ folder: string, versionsRemoved: number, versionsKept: number }>, blocksRemoved: number, blockBytesRemoved: number, bytesFreed: number }> {
   const folders = name === undefined ? ctx.config.folders : [findFolder(ctx.config, name)]
   const override: RetentionPolicy | undefined = policy === undefined ? undefined : parseRetentionArg(policy)
   const out = []
@@ -125,7 +125,7 @@ export async function pruneHistory (
     out.push({ folder: folder.label, ...result })
   }
   const gc = await collectGarbage(ctx.store)
-  return { folders: out, blocksRemoved: gc.blocksRemoved, bytesFreed: gc.bytesFreed }
+  return { folders: out, blocksRemoved: gc.blocksRemoved, blockBytesRemoved: gc.blockBytesRemoved, bytesFreed: gc.bytesFreed }
 }
 
 export function parseRetentionArg (text: string): RetentionPolicy {

@@ -4,7 +4,10 @@
 //   i␀folder␀path            → index record of a path (msgpack StoredRecord)
 //   s␀folder␀seq(16 hex)     → path whose record has that sequence (manifest "since sequence")
 //   v␀folder␀path␀seq        → one version of a path (msgpack VersionEntry), oldest first
-//   b␀hash(64 hex)           → block bytes (LevelDB compresses them with Snappy)
+//   B␀hash(64 hex)           → where a block's bytes are in the pack files (block-packs.ts): 16 bytes,
+//                              pack number u32 BE | offset of the bytes u64 BE | length u32 BE
+//   b␀hash(64 hex)           → legacy: block bytes kept in LevelDB itself, by stores written before
+//                              the pack files; still read, and deleted by GC; never written now
 //   m␀folder                 → folder meta (epoch, highest sequence)
 //   p␀folder␀deviceShort     → what we have of a peer's manifest (epoch, sequence)
 //   h␀folder␀path            → a remote tombstone held by the mass-delete guard (msgpack StoredRecord)
@@ -35,8 +38,10 @@ export function parseVersionKey (folderId: string, key: string): { path: string,
   return { path: rest.slice(0, cut), sequence: parseInt(rest.slice(cut + 1), 16) }
 }
 
-export function blockKey (hash: Uint8Array): string { return `b${SEP}${Buffer.from(hash).toString('hex')}` }
-export const BLOCK_PREFIX = `b${SEP}`
+export function packedBlockKey (hexHash: string): string { return `B${SEP}${hexHash}` }
+export const PACKED_BLOCK_PREFIX = `B${SEP}`
+export function legacyBlockKey (hexHash: string): string { return `b${SEP}${hexHash}` }
+export const LEGACY_BLOCK_PREFIX = `b${SEP}`
 
 export function folderMetaKey (folderId: string): string { return `m${SEP}${folderId}` }
 export function peerKey (folderId: string, deviceShort: string): string { return `p${SEP}${folderId}${SEP}${deviceShort}` }

@@ -3,7 +3,8 @@ import { versionsToPrune, type RetentionPolicy } from '../core/retention.js'
 import type { Store, VersionEntry } from './store.js'
 
 export interface PruneResult { versionsRemoved: number, versionsKept: number }
-export interface GcResult { blocksRemoved: number, bytesFreed: number, blocksKept: number }
+/** `blockBytesRemoved`: the bytes of the blocks removed; `bytesFreed`: the disk space that came back. */
+export interface GcResult { blocksRemoved: number, blockBytesRemoved: number, bytesFreed: number, blocksKept: number }
 
 /** Drops the versions the policy does not keep; then, if `maxBytes` is set, the oldest until under it. */
 export async function pruneFolder (store: Store, folderId: string, policy: RetentionPolicy, nowMs: number): Promise<PruneResult> {
@@ -61,23 +62,24 @@ function dropOldestOverBudget (currents: VersionEntry[], older: VersionEntry[], 
 
 /**
  * Mark and sweep: removes every stored block that no version or index record references, in any
- * folder (a removed folder's history stays restorable until its records are gone).
+ * folder (a removed folder's history stays restorable until its records are gone), then compacts.
+ * Dead blocks in a pack that is still mostly live keep their space until more of it dies.
  */
 export async function collectGarbage (store: Store): Promise<GcResult> {
   const live = new Set<string>()
   for await (const hash of store.referencedBlockHashes()) live.add(hash)
   let blocksRemoved = 0
-  let bytesFreed = 0
+  let blockBytesRemoved = 0
   let blocksKept = 0
   let doomed: string[] = []
   for await (const { hash, sizeBytes } of store.blockHashes()) {
     if (live.has(hash)) { blocksKept += 1; continue }
     doomed.push(hash)
     blocksRemoved += 1
-    bytesFreed += sizeBytes
+    blockBytesRemoved += sizeBytes
     if (doomed.length >= 1000) { await store.deleteBlocks(doomed); doomed = [] }
   }
   await store.deleteBlocks(doomed)
-  await store.compact()
-  return { blocksRemoved, bytesFreed, blocksKept }
+  const bytesFreed = await store.compact()
+  return { blocksRemoved, blockBytesRemoved, bytesFreed, blocksKept }
 }

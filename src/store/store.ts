@@ -1,13 +1,15 @@
-// The device's LevelDB: index records, block store, history versions, per-peer progress.
-// One writer per database (the agent, or a CLI command when no agent runs). Batches that must
-// survive a crash are written with `sync: true`; every block is checked against its hash on read.
+// The device's store: LevelDB (index records, history versions, per-peer progress, the block index)
+// and the pack files under it that hold block bytes (block-packs.ts). One writer per database (the
+// agent, or a CLI command when no agent runs). Batches that must survive a crash are written with
+// `sync: true`; every block is checked against its hash on read.
 import { Level } from 'level'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import * as keys from './keys.js'
+import { BlockPacks, DEFAULT_PACK_BYTES } from './block-packs.js'
 import {
   decodeStoredRecord, decodeValue, decodeVersion, encodeStoredRecord, encodeValue, encodeVersion,
   type StoredRecord, type VersionEntry
@@ -36,9 +38,8 @@ export interface Change {
 type Batch = Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>
 
 /**
- * Block bytes dominate what goes through LevelDB. Its defaults (4 MiB memtable, 2 MiB tables) make
- * a stream of 64 KiB blocks flush and compact constantly; a 32 MiB memtable and 32 MiB tables
- * measured 2.4x the put throughput for 256 MiB of blocks (50 -> 119 MiB/s) at ~64 MiB more RAM.
+ * Sized when block bytes went through LevelDB: its defaults (4 MiB memtable, 2 MiB tables) made a
+ * stream of 64 KiB blocks flush and compact constantly. Legacy stores still hold such blocks.
  */
 const LEVEL_TUNING = { writeBufferSize: 32 * 1024 * 1024, maxFileSize: 32 * 1024 * 1024 }
 
@@ -53,6 +54,7 @@ export function isStoreWriteError (err: unknown): boolean {
 export class Store {
   readonly dir: string
   private readonly db: Level<string, Uint8Array>
+  private readonly blocks: BlockPacks
   private readonly metas = new Map<string, FolderMeta>()
   private readonly metaLoads = new Map<string, Promise<FolderMeta>>()
   private readonly now: () => number
@@ -67,14 +69,18 @@ export class Store {
   private writeError: LansyncError | undefined
   private reopening: Promise<void> | undefined
 
-  private constructor (dir: string, db: Level<string, Uint8Array>, now: () => number) {
+  private constructor (dir: string, db: Level<string, Uint8Array>, blocks: BlockPacks, now: () => number) {
     this.dir = dir
     this.db = db
+    this.blocks = blocks
     this.now = now
   }
 
-  /** Opens (creating if needed) the database in `dir`. Maps LevelDB failures to clear errors. */
-  static async open (dir: string, { now = Date.now }: { now?: () => number } = {}): Promise<Store> {
+  /**
+   * Opens (creating if needed) the database in `dir`, block packs in `dir/packs` (LevelDB leaves
+   * alone names that are not its own). Maps LevelDB failures to clear errors. `maxPackBytes`: tests.
+   */
+  static async open (dir: string, { now = Date.now, maxPackBytes = DEFAULT_PACK_BYTES }: { now?: () => number, maxPackBytes?: number } = {}): Promise<Store> {
     const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', ...LEVEL_TUNING })
     try {
       await db.open()
@@ -93,12 +99,22 @@ export class Store {
       }
       throw new LansyncError('STORE_IO', `cannot open the database ${dir}: ${message}`, { cause: err })
     }
-    return new Store(dir, db, now)
+    let blocks: BlockPacks
+    try {
+      blocks = await BlockPacks.open(db, join(dir, 'packs'), { maxPackBytes })
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return new Store(dir, db, blocks, now)
   }
 
+  /** Indexes the blocks not indexed yet (unless the store cannot write: they are dead space then) and closes. */
   async close (): Promise<void> {
     if (this.isClosed) return
+    await this.write(async () => await this.blocks.flush()).catch(() => {})
     this.isClosed = true
+    await this.blocks.close()
     await this.db.close()
   }
 
@@ -177,7 +193,9 @@ export class Store {
 
   /**
    * Records a batch of changes atomically and durably: each gets the next sequence number; those
-   * with an `origin` also become a version in history. Returns the records as stored.
+   * with an `origin` also become a version in history. Returns the records as stored. The blocks
+   * stored before the call are indexed in the same batch, so records and their blocks are durable
+   * together.
    */
   async commit (folderId: string, changes: Change[]): Promise<StoredRecord[]> {
     if (changes.length === 0) return []
@@ -217,7 +235,11 @@ export class Store {
     }
     const next: FolderMeta = { epoch: meta.epoch, sequence }
     batch.push({ type: 'put', key: keys.folderMetaKey(folderId), value: encodeValue(next) })
-    await this.write(async () => await this.db.batch(batch as any, { sync: true }))
+    await this.write(async () => {
+      const blocks = await this.blocks.indexOps()
+      await this.db.batch([...batch, ...blocks.ops] as any, { sync: true })
+      blocks.done()
+    })
     this.metas.set(folderId, next)
     return stored
   }
@@ -225,18 +247,18 @@ export class Store {
   // ---- blocks ------------------------------------------------------------------------------
 
   async hasBlock (hash: Uint8Array): Promise<boolean> {
-    return await this.read(async () => await this.db.has(keys.blockKey(hash)))
+    return await this.read(async () => await this.blocks.has(hash))
   }
 
   /**
-   * Stores a block under its hash. Not synced on its own: the commit that references it syncs the
-   * log. A block the store holds is not written again, unless the caller just found it missing
-   * (`isKnownMissing`: a second write of the same bytes is harmless, a second lookup is not free).
+   * Stores a block under its hash (in a pack file: see block-packs.ts). Not durable on its own: the
+   * commit that references it makes it so. A block the store holds is not written again, unless the
+   * caller just found it missing (`isKnownMissing`: a second copy is harmless, a second lookup is not free).
    */
   async putBlock (hash: Uint8Array, bytes: Uint8Array, { isKnownMissing = false } = {}): Promise<void> {
-    const key = keys.blockKey(hash)
-    if (!isKnownMissing && await this.read(async () => await this.db.has(key))) return
-    await this.write(async () => await this.db.put(key, bytes))
+    // The lookup is a read: a block already held is no write, even while writes wait for room.
+    if (!isKnownMissing && await this.hasBlock(hash)) return
+    await this.write(async () => await this.blocks.put(hash, bytes, { isKnownMissing: true }))
   }
 
   /**
@@ -244,31 +266,27 @@ export class Store {
    * the hash of everything they read anyway); undefined when the store does not hold it.
    */
   async getBlock (hash: Uint8Array, { isVerified = true } = {}): Promise<Uint8Array | undefined> {
-    const bytes = await this.read(async () => await this.db.get(keys.blockKey(hash)))
-    if (bytes === undefined) return undefined
-    if (!isVerified) return bytes
-    const actual = createHash('sha256').update(bytes).digest()
-    if (!actual.equals(Buffer.from(hash))) {
-      throw new LansyncError('STORE_CORRUPT', `block ${Buffer.from(hash).toString('hex').slice(0, 16)}… fails its hash check`)
-    }
-    return bytes
+    return await this.read(async () => await this.blocks.get(hash, { isVerified }))
   }
 
+  /** Blocks in order (undefined for one not held), as getBlock gives them, in fewer round trips (a whole file's content). */
+  async * getBlocks (hashes: Uint8Array[], { isVerified = true } = {}): AsyncGenerator<Uint8Array | undefined> {
+    yield * this.iterate(() => this.blocks.getMany(hashes, { isVerified }))
+  }
+
+  /** Every stored block (hex hash, size in bytes); blocks put since the last commit may be missing. */
   async * blockHashes (): AsyncGenerator<{ hash: string, sizeBytes: number }> {
-    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(keys.BLOCK_PREFIX)))) {
-      yield { hash: key.slice(keys.BLOCK_PREFIX.length), sizeBytes: value.byteLength }
-    }
+    yield * this.iterate(() => this.blocks.hashes())
   }
 
+  /** Forgets blocks (hex hashes); `compact` then frees their disk space. */
   async deleteBlocks (hexHashes: string[]): Promise<void> {
-    if (hexHashes.length === 0) return
-    await this.write(async () => await this.db.batch(hexHashes.map(h => ({ type: 'del' as const, key: keys.BLOCK_PREFIX + h })), { sync: true }))
+    await this.write(async () => await this.blocks.delete(hexHashes))
   }
 
-  /** Asks LevelDB to compact the block range so deleted blocks free their disk space now. */
-  async compact (): Promise<void> {
-    const range = keys.prefixRange(keys.BLOCK_PREFIX)
-    await (this.db as any).compactRange(range.gte, range.lt)
+  /** Frees the disk space of deleted blocks (rewrites packs that are mostly dead); returns the bytes freed. */
+  async compact (): Promise<number> {
+    return await this.write(async () => await this.blocks.compact())
   }
 
   // ---- history -----------------------------------------------------------------------------
@@ -486,7 +504,12 @@ export class Store {
     try {
       return await work()
     } catch (err: any) {
-      if (this.isClosed || err?.code !== 'LEVEL_IO_ERROR') throw err
+      if (this.isClosed) throw err
+      if (isStoreWriteError(err)) { // a pack file write or sync (block-packs.ts maps those itself)
+        this.writeError = err
+        throw err
+      }
+      if (err?.code !== 'LEVEL_IO_ERROR') throw err
       const message: string = err.message ?? String(err)
       this.writeError = isNoSpace(message)
         ? new LansyncError('STORE_FULL', `the disk holding the store is full: cannot write to ${this.dir} (${message}); free some space there, lansync goes on by itself`, { cause: err })
