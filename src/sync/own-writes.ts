@@ -2,9 +2,10 @@
 // echo of those writes does not queue a scan. Each such scan found nothing new, yet it held the
 // folder's lock between two groups of applied files: receiving 1,000 small files spent about a
 // fifth of its time rescanning them. A path is dropped from a watcher batch only when lstat still
-// shows exactly the recorded inode, size, mtime and mode: the facts a scan itself compares to
-// decide a file is unchanged, so nothing a scan would have noticed is missed. Anything else is
-// scanned as usual.
+// shows exactly the recorded inode, size, mtime and mode (the facts a scan itself compares to
+// decide a file is unchanged), or, for a path deleted for a peer, when it is still gone: so nothing
+// a scan would have noticed is missed. Directories are always scanned: files may have come into a
+// new one before it was watched. Anything else is scanned as usual.
 import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { StoredRecord } from '../store/store.js'
@@ -14,7 +15,8 @@ const ECHO_WINDOW_MS = 30_000
 /** Bounds memory when a peer sends a huge batch: the oldest entries go first (their echo is only a scan). */
 const MAX_ENTRIES = 20_000
 
-interface Written { inode: number, sizeBytes: number, mtimeMs: number, mode: number, atMs: number }
+/** A file as written, or `isGone` for a path deleted (a file, a symlink or a directory with all below it). */
+type Written = { isGone: false, inode: number, sizeBytes: number, mtimeMs: number, mode: number, atMs: number } | { isGone: true, atMs: number }
 
 export class OwnWrites {
   private readonly written = new Map<string, Written>()
@@ -24,13 +26,15 @@ export class OwnWrites {
     this.now = now
   }
 
-  /** Records just committed for files this device put on disk (or left as they were). */
+  /** Records just committed for paths this device put on disk, deleted, or left as they were. */
   note (records: Iterable<StoredRecord>): void {
     const atMs = this.now()
     for (const r of records) {
-      if (r.kind !== 'file' || r.isDeleted || r.inode === 0) continue
+      const written: Written | undefined = r.isDeleted
+        ? { isGone: true, atMs }
+        : r.kind === 'file' && r.inode !== 0 ? { isGone: false, inode: r.inode, sizeBytes: r.sizeBytes, mtimeMs: r.mtimeMs, mode: r.mode, atMs } : undefined
       this.written.delete(r.path) // re-inserted last: the map's order is oldest first
-      this.written.set(r.path, { inode: r.inode, sizeBytes: r.sizeBytes, mtimeMs: r.mtimeMs, mode: r.mode, atMs })
+      if (written !== undefined) this.written.set(r.path, written)
     }
     for (const path of this.written.keys()) {
       if (this.written.size <= MAX_ENTRIES) break
@@ -47,8 +51,10 @@ export class OwnWrites {
       if (w === undefined) { kept.push(path); continue }
       this.written.delete(path)
       if (nowMs - w.atMs > ECHO_WINDOW_MS) { kept.push(path); continue }
-      const s = await lstat(join(root, path)).catch(() => undefined)
-      const isEcho = s !== undefined && s.isFile() && s.ino === w.inode && s.size === w.sizeBytes && Math.floor(s.mtimeMs) === w.mtimeMs && (s.mode & 0o7777) === w.mode
+      const s = await lstat(join(root, path)).catch((err: NodeJS.ErrnoException) => err.code === 'ENOENT' ? 'gone' as const : undefined)
+      const isEcho = w.isGone
+        ? s === 'gone'
+        : typeof s === 'object' && s.isFile() && s.ino === w.inode && s.size === w.sizeBytes && Math.floor(s.mtimeMs) === w.mtimeMs && (s.mode & 0o7777) === w.mode
       if (!isEcho) kept.push(path)
     }
     return kept

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { OwnWrites } from '../../src/sync/own-writes.js'
@@ -29,7 +29,25 @@ test('OwnWrites: only the unchanged echo of a noted write is dropped, once; ever
   }
 })
 
-test('OwnWrites: a note older than the echo window, or a tombstone, drops nothing', async () => {
+test('OwnWrites: a path deleted for a peer is dropped while it is still gone; one made again, or a directory, is scanned', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lansync-own-'))
+  try {
+    writeFileSync(join(root, 'made-again'), 'x')
+    mkdirSync(join(root, 'dir'))
+    const own = new OwnWrites()
+    const file = recordOf(root, 'made-again')
+    own.note([
+      { ...file, path: 'still-gone', isDeleted: true },
+      { ...file, path: 'made-again', isDeleted: true },
+      { ...file, path: 'dir', kind: 'dir', sizeBytes: 0 }
+    ])
+    assert.equal(await own.withoutEchoes(root, ['still-gone', 'made-again', 'dir']), ['made-again', 'dir'])
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('OwnWrites: a note older than the echo window drops nothing', async () => {
   const root = mkdtempSync(join(tmpdir(), 'lansync-own-'))
   try {
     writeFileSync(join(root, 'f'), 'x')
