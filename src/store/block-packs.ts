@@ -63,6 +63,27 @@ export class BlockPacks {
     return this.hasLegacy && await this.db.has(keys.legacyBlockKey(hex))
   }
 
+  /** Whether each block is held, as `has` would say one by one, in a LevelDB read per LOOKUP_BATCH blocks. */
+  async hasMany (hashes: Uint8Array[]): Promise<boolean[]> {
+    const out: boolean[] = []
+    for (let i = 0; i < hashes.length; i += LOOKUP_BATCH) {
+      const hexes = hashes.slice(i, i + LOOKUP_BATCH).map(toHex)
+      const unknown = hexes.filter(hex => !this.pending.has(hex))
+      const found = new Set<string>()
+      if (unknown.length > 0) {
+        const values = await this.db.getMany(unknown.map(hex => keys.packedBlockKey(hex)))
+        unknown.forEach((hex, k) => { if (values[k] !== undefined) found.add(hex) })
+        if (this.hasLegacy) {
+          const rest = unknown.filter(hex => !found.has(hex))
+          const legacy = rest.length === 0 ? [] : await this.db.getMany(rest.map(hex => keys.legacyBlockKey(hex)))
+          rest.forEach((hex, k) => { if (legacy[k] !== undefined) found.add(hex) })
+        }
+      }
+      for (const hex of hexes) out.push(this.pending.has(hex) || found.has(hex))
+    }
+    return out
+  }
+
   /**
    * Stores a block under its hash, unless it is there already or the caller just found it missing
    * (`isKnownMissing`: a second copy is dead space, a second lookup is not free).

@@ -250,6 +250,11 @@ export class Store {
     return await this.read(async () => await this.blocks.has(hash))
   }
 
+  /** Whether each block is held, in order: hasBlock for many, in few LevelDB reads. */
+  async hasBlocks (hashes: Uint8Array[]): Promise<boolean[]> {
+    return await this.read(async () => await this.blocks.hasMany(hashes))
+  }
+
   /**
    * Stores a block under its hash (in a pack file: see block-packs.ts). Not durable on its own: the
    * commit that references it makes it so. A block the store holds is not written again, unless the

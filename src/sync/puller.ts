@@ -72,6 +72,15 @@ export class Puller {
   needFiles = 0
   needBytes = 0
   private isClosed = false
+  /**
+   * Block fetches started when a record was queued behind the batch being applied, by record: a
+   * big file's apply (reading its blocks back, writing and syncing it) no longer leaves the
+   * connection idle until the next batch starts asking. Their plan may be stale by then, so the
+   * batch plans again (see applyBatch); blocks fetched for nothing are collected as garbage.
+   */
+  private readonly fetchesAhead = new Map<FileRecord, Promise<unknown>>()
+  /** Resolves once the last prefetch so far sent its block requests (see prefetch). */
+  private requestsIssued: Promise<void> = Promise.resolve()
   /** Deletes of the batch being applied whose content the batch adds elsewhere (moves): the guard
    * counts neither them nor, once applied, towards its window. */
   private movedPaths = new Set<string>()
@@ -132,6 +141,7 @@ export class Puller {
     // Each file leaves the counts once it is handled (applied, skipped or failed), so progress
     // moves file by file; whatever a failed batch left is dropped at its end.
     const remaining = new Set(pending)
+    for (const record of pending) this.fetchesAhead.set(record, this.prefetch(record).catch(() => {}))
     const settle = (record: FileRecord): void => {
       if (!remaining.delete(record)) return
       this.needFiles -= 1
@@ -141,6 +151,7 @@ export class Puller {
       try {
         if (!this.isClosed) await this.applyBatch(records, settle)
       } finally {
+        for (const record of records) this.fetchesAhead.delete(record)
         for (const record of [...remaining]) settle(record)
         // A batch cut short (closed, the connection lost) leaves its records to the next session.
         if (this.isClosed) this.pending.clear()
@@ -165,7 +176,10 @@ export class Puller {
     try {
       // Ask for every missing block of the batch at once (the fetcher's byte window bounds what
       // is in flight), then apply in order as each record's blocks are in.
-      const prefetches = records.map(async remote => await this.prefetch(remote).catch(err => err as Error))
+      const prefetches = records.map(async remote => {
+        await this.fetchesAhead.get(remote)
+        return await this.prefetch(remote).catch(err => err as Error)
+      })
       const isFetched = records.map(() => false)
       prefetches.forEach((p, i) => { void p.then(() => { isFetched[i] = true }) })
       for (let i = 0; i < records.length;) {
@@ -466,9 +480,18 @@ export class Puller {
 
   /** Plans a record and fetches the blocks it needs, outside the write queue (scans go on meanwhile). */
   private async prefetch (remote: FileRecord): Promise<void> {
-    const { action } = await this.plan(remote)
-    const content = action === undefined ? undefined : contentToFetch(action)
-    if (content !== undefined) await this.ensureBlocks(content)
+    // Records are planned and looked up all at once, but each one's requests go out only after
+    // those of the records prefetched before it: the first file queued completes (and can be
+    // applied) first, instead of every file of a batch arriving at the end together.
+    const turn: RequestTurn = { after: this.requestsIssued, issued: () => {} }
+    this.requestsIssued = new Promise<void>(resolve => { turn.issued = resolve })
+    try {
+      const { action } = await this.plan(remote)
+      const content = action === undefined ? undefined : contentToFetch(action)
+      if (content !== undefined) await this.ensureBlocks(content, turn)
+    } finally {
+      void turn.after.then(turn.issued)
+    }
   }
 
   private async applyOne (remote: FileRecord): Promise<void> {
@@ -566,16 +589,19 @@ export class Puller {
     return true
   }
 
-  /** Makes every block of `record` present in the block store, fetching only the missing ones. */
-  private async ensureBlocks (record: FileRecord): Promise<void> {
+  /**
+   * Makes every block of `record` present in the block store, fetching only the missing ones;
+   * with a `turn`, its requests go out once those before it went (see prefetch).
+   */
+  private async ensureBlocks (record: FileRecord, turn?: RequestTurn): Promise<void> {
     const store = this.runner.store
-    const seen = new Set<string>()
+    const byHash = new Map(record.blocks.map(block => [Buffer.from(block.hash).toString('hex'), block]))
+    const unique = [...byHash.values()]
+    const held = await store.hasBlocks(unique.map(block => block.hash))
+    if (turn !== undefined) await turn.after
     const fetches: Array<Promise<void>> = []
-    for (const block of record.blocks) {
-      const key = Buffer.from(block.hash).toString('hex')
-      if (seen.has(key)) continue
-      seen.add(key)
-      if (await store.hasBlock(block.hash)) continue
+    for (const [i, block] of unique.entries()) {
+      if (held[i]) continue
       const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
         .then(async bytes => {
           await store.putBlock(block.hash, bytes, { isKnownMissing: true })
@@ -585,11 +611,15 @@ export class Puller {
       fetched.catch(() => {})
       fetches.push(fetched)
     }
+    turn?.issued()
     const results = await Promise.allSettled(fetches)
     const failed = results.find(r => r.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
 }
+
+/** A prefetch's place in line: its requests go out after `after`, then it calls `issued`. */
+interface RequestTurn { after: Promise<void>, issued: () => void }
 
 /** A file the batch being applied deletes, as the index knows it: a rename's source (see renameSources). */
 interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean }

@@ -31,6 +31,10 @@ const packsOf = (db: string): string[] => readdirSync(join(db, 'packs')).filter(
 const packBytes = (db: string): number => packsOf(db).reduce((n, p) => n + statSync(join(db, 'packs', p)).size, 0)
 
 async function assertHolds (store: Store, blocks: Uint8Array[], what: string): Promise<void> {
+  // hasBlocks answers as hasBlock would, in order, with a block never stored in the middle.
+  const missing = Buffer.from(`never stored (${what})`)
+  const asked = [...blocks.slice(0, 1), missing, ...blocks.slice(1)]
+  assert.equal(await store.hasBlocks(asked.map(sha)), asked.map(b => b !== missing), `${what}: hasBlocks`)
   for (const [i, b] of blocks.entries()) {
     assert.ok(await store.hasBlock(sha(b)), `${what}: block ${i} is held`)
     assert.ok(Buffer.from((await store.getBlock(sha(b)))!).equals(b), `${what}: block ${i} reads back`)
@@ -55,6 +59,7 @@ test('blocks are readable at once, before any commit, and after a close and reop
   assert.is(many.length, wanted.length)
   assert.ok(many.slice(0, -1).every((b, i) => Buffer.from(b!).equals(wanted[i])), 'getBlocks gives each block in order')
   assert.is(many[many.length - 1], undefined)
+  assert.equal(await store.hasBlocks(wanted.map(sha)), wanted.map((_, i) => i < wanted.length - 1), 'hasBlocks across lookup batches')
   // A block already held is not appended again.
   const before = packBytes(db)
   await store.putBlock(sha(blocks[0]), blocks[0])
@@ -192,6 +197,7 @@ test('a store written before the packs: its LevelDB blocks are read, listed, col
   const fresh = randomBytes(10 * KiB)
   await store.putBlock(sha(fresh), fresh)
   await store.putBlock(sha(old[0]), old[0]) // held already: not stored again
+  await assertHolds(store, [...old, fresh], 'legacy blocks and a pending one')
   await store.commit('f', [{ record: record('a.bin', [old[0], fresh]), origin: 'local' }])
   const listed = []
   for await (const b of store.blockHashes()) listed.push(b.hash)
