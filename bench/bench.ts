@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { measureCeilings } from './ceilings.js'
 import { runCore } from './core.js'
 import { runTwoAgentBench } from './two-agents/run.js'
+import { buildLansync } from './two-agents/lansync.js'
 import { runRestartBench } from './two-agents/restart.js'
 import { judge } from './targets.js'
 import { formatReport, toJson } from './report.js'
@@ -79,6 +80,8 @@ await timed('ceilings', async () => {
     'backpressure checked after each round, timed until the sink acknowledges the last byte; SHA-256 = node:crypto on one thread; write+fsync = one file in 4 MiB writes then fsync, in the OS temp dir')
 })
 await timed('core', async () => { report.core = await runCore(isQuick) })
+// The agents run from dist/, compiled here from the sources (not timed as part of any phase).
+if (tools.includes('lansync') && (phases.includes('two-agents') || phases.includes('restart'))) await buildLansync()
 await timed('two-agents', async () => {
   const r = await runTwoAgentBench({ isQuick, tools, isInstallAllowed })
   report.cases = r.cases

@@ -1,5 +1,6 @@
-// lansync as a contender: two real agents (the CLI from the TypeScript sources, as the tests run
-// it) in temp homes, mDNS off, paired with static 127.0.0.1 addresses, sharing one folder.
+// lansync as a contender: two real agents (the built CLI, bin/lansync.js, as `npm ci` installs it,
+// rebuilt from the sources first) in temp homes, mDNS off, paired with static 127.0.0.1 addresses,
+// sharing one folder.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,13 +10,19 @@ import type { Contender, Restartable, WireCounters } from './contender.js'
 import type { NamedProcess } from './memory.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const MAIN = join(ROOT, 'src/cli/main.ts')
+/** The CLI as users run it: compiled JavaScript (dist/), no TypeScript loader in the agents' memory or start-up. */
+const CLI = join(ROOT, 'bin/lansync.js')
 const FOLDER_ID = 'docs'
 
 interface Side { name: string, home: string, dir: string, id: string, port: number, agent?: Child }
 
+/** Compiles the sources into dist/ (`npm run build`), so the agents benchmarked are the code checked out. */
+export async function buildLansync (): Promise<void> {
+  await runAsync('tsc (npm run build)', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { timeoutMs: 300_000 })
+}
+
 async function lansync (home: string, args: string[]): Promise<string> {
-  return await runAsync(`lansync ${args[0]}`, process.execPath, ['--import', 'tsx', MAIN, '--home', home, ...args], { timeoutMs: 120_000 })
+  return await runAsync(`lansync ${args[0]}`, process.execPath, [CLI, '--home', home, ...args], { timeoutMs: 120_000 })
 }
 
 export class LansyncContender implements Contender, Restartable {
@@ -25,7 +32,7 @@ export class LansyncContender implements Contender, Restartable {
   readonly receiverDir: string
   readonly ignoredAtRoot = ['.lansync']
   readonly notes = [
-    'lansync: two agents (node --import tsx src/cli/main.ts start --listen 127.0.0.1:PORT --no-mdns), mDNS off in config; ' +
+    'lansync: two agents (node bin/lansync.js start --listen 127.0.0.1:PORT --no-mdns, the CLI built from the sources at the start of the run), mDNS off in config; ' +
       'changes are noticed by the sender\'s own file watcher (no scan is triggered); done = trees equal and the receiver\'s status shows the folder idle with nothing needed from the sender; ' +
       'wire bytes = the receiver\'s status bytesReceived + bytesSent for the sender (application bytes before Noise encryption), block = blockBytesReceived'
   ]
@@ -77,7 +84,7 @@ export class LansyncContender implements Contender, Restartable {
     // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
     const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
     const agent = startChild(`lansync ${side.name}`, process.execPath,
-      [...profile, '--import', 'tsx', MAIN, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+      [...profile, CLI, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
     side.agent = agent
     await waitFor(() => {
       if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)

@@ -91,7 +91,7 @@ export async function runRestartBench ({ files, tools, isInstallAllowed }: Resta
   const notes = [
     `S1/M1: ${fmt.count(files)} files of 1–4 KiB in dirs of ${FILES_PER_DIR}, one device (its peer configured, not running); the same folder for each tool in turn. ` +
       'first start = process start to the folder idle after its first scan; restart = SIGTERM, then process start to the folder idle after a scan that finished after the restart ' +
-      '(lansync: status lastScanMs; Syncthing: /rest/stats/folder lastScan); lansync runs from the TypeScript sources with tsx, as everywhere in this bench, so its times include loading them; ' +
+      '(lansync: status lastScanMs; Syncthing: /rest/stats/folder lastScan); lansync runs as built (bin/lansync.js), as everywhere in this bench; ' +
       'peak RSS = VmHWM of the tool\'s largest process over both runs'
   ]
   return { restart, networkChecks, notes }

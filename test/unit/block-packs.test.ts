@@ -184,6 +184,25 @@ test('GC deletes dead packs and rewrites mostly dead ones; live blocks stay read
   await again.close()
 })
 
+test('blocks just indexed are found without the index (recent locations), and GC still moves or drops them correctly', async () => {
+  const db = join(tempDir(), 'db')
+  const store = await Store.open(db, { maxPackBytes: 1024 * KiB })
+  const blocks = Array.from({ length: 64 }, () => randomBytes(32 * KiB))
+  for (const b of blocks) await store.putBlock(sha(b), b)
+  // Pack 1 (blocks 0-30) keeps a quarter, so GC moves those; pack 2 (31-61) nothing.
+  const live = blocks.filter((_, i) => i <= 30 && i % 4 === 0)
+  await store.commit('f', [{ record: record('live.bin', live), origin: 'local' }])
+  await assertHolds(store, blocks, 'indexed by the commit, same store')
+  const gc = await collectGarbage(store)
+  assert.is(gc.blocksRemoved, blocks.length - live.length)
+  assert.ok(!packsOf(db).includes('00000001.pack'), 'the mostly dead pack was rewritten')
+  await assertHolds(store, live, 'moved by GC, same store')
+  for (const b of blocks.filter(b => !live.includes(b))) {
+    assert.is(await store.getBlock(sha(b)), undefined, 'a collected block is not read from where it was')
+  }
+  await store.close()
+})
+
 test('a store written before the packs: its LevelDB blocks are read, listed, collected, and new blocks go to packs', async () => {
   const db = join(tempDir(), 'db')
   const old = [randomBytes(20 * KiB), randomBytes(30 * KiB), randomBytes(40 * KiB)]
