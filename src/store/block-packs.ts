@@ -16,7 +16,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LansyncError } from '../errors.js'
 import * as keys from './keys.js'
-import { PackFiles, RECORD_HEADER_BYTES, type PackLocation } from './pack-files.js'
+import { PackFiles, RECORD_HEADER_BYTES, isRun, type PackLocation } from './pack-files.js'
 
 /** A pack is closed to appends past this size; a new one starts. */
 export const DEFAULT_PACK_BYTES = 256 * 1024 * 1024
@@ -34,6 +34,8 @@ const READ_AHEAD = 8
  * 16,384 cover 1 GiB of 64 KiB blocks in ~2.5 MB.
  */
 const RECENT_LOCATIONS = 16_384
+/** Blocks next to each other in a pack are read together up to this many bytes (see getMany). */
+const RUN_BYTES = 1024 * 1024
 
 type IndexOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
@@ -46,7 +48,7 @@ export class BlockPacks {
   /** Appended, not yet indexed: hex hash → where the bytes are. */
   private readonly pending = new Map<string, PackLocation>()
   private pendingBytes = 0
-  /** Indexed lately: hex hash → location as indexed, oldest first (see RECENT_LOCATIONS). */
+  /** Indexed lately: hex hash → location as indexed, oldest first (see RECENT_LOCATIONS). Never one deleted since: `has` trusts it. */
   private readonly recent = new Map<string, PackLocation>()
   private flushing: Promise<void> | undefined
   private compacting: Promise<unknown> = Promise.resolve()
@@ -67,7 +69,7 @@ export class BlockPacks {
 
   async has (hash: Uint8Array): Promise<boolean> {
     const hex = toHex(hash)
-    if (this.pending.has(hex)) return true
+    if (this.pending.has(hex) || this.recent.has(hex)) return true
     if (await this.db.has(keys.packedBlockKey(hex))) return true
     return this.hasLegacy && await this.db.has(keys.legacyBlockKey(hex))
   }
@@ -77,7 +79,7 @@ export class BlockPacks {
     const out: boolean[] = []
     for (let i = 0; i < hashes.length; i += LOOKUP_BATCH) {
       const hexes = hashes.slice(i, i + LOOKUP_BATCH).map(toHex)
-      const unknown = hexes.filter(hex => !this.pending.has(hex))
+      const unknown = hexes.filter(hex => !this.pending.has(hex) && !this.recent.has(hex))
       const found = new Set<string>()
       if (unknown.length > 0) {
         const values = await this.db.getMany(unknown.map(hex => keys.packedBlockKey(hex)))
@@ -88,7 +90,7 @@ export class BlockPacks {
           rest.forEach((hex, k) => { if (legacy[k] !== undefined) found.add(hex) })
         }
       }
-      for (const hex of hexes) out.push(this.pending.has(hex) || found.has(hex))
+      for (const hex of hexes) out.push(this.pending.has(hex) || this.recent.has(hex) || found.has(hex))
     }
     return out
   }
@@ -111,8 +113,9 @@ export class BlockPacks {
 
   /**
    * Blocks in order (undefined for one not held), as `get` would return them one by one, in fewer
-   * round trips: locations are looked up a batch at a time (one LevelDB call) and a few reads run
-   * ahead of the consumer. For a whole file's content (apply, restore).
+   * round trips: locations are looked up a batch at a time (one LevelDB call), blocks that follow
+   * each other in a pack (a file's, as they were stored) are read together up to RUN_BYTES, and a
+   * few reads run ahead of the consumer. For a whole file's content (apply, restore).
    */
   async * getMany (hashes: Uint8Array[], { isVerified = true } = {}): AsyncGenerator<Uint8Array | undefined> {
     for (let i = 0; i < hashes.length; i += LOOKUP_BATCH) {
@@ -122,19 +125,34 @@ export class BlockPacks {
       const unknown = hexes.flatMap((hex, j) => locs[j] === undefined ? [j] : [])
       const values = unknown.length === 0 ? [] : await this.db.getMany(unknown.map(j => keys.packedBlockKey(hexes[j])))
       unknown.forEach((j, k) => { const v = values[k]; if (v !== undefined) locs[j] = decodeLocation(v) })
-      const reads: Array<Promise<Uint8Array | undefined>> = []
-      const start = (j: number): void => {
-        if (j >= part.length) return
-        const read = this.readAt(part[j], hexes[j], locs[j], isVerified)
+      const runs = runsOf(locs)
+      const reads: Array<Promise<Array<Uint8Array | undefined>>> = []
+      const start = (r: number): void => {
+        if (r >= runs.length) return
+        const read = this.readRunAt(part.slice(runs[r].from, runs[r].to), hexes.slice(runs[r].from, runs[r].to), locs.slice(runs[r].from, runs[r].to), isVerified)
         read.catch(() => {}) // awaited below, unless the consumer stops first
-        reads[j] = read
+        reads[r] = read
       }
-      for (let j = 0; j < READ_AHEAD; j++) start(j)
-      for (let j = 0; j < part.length; j++) {
-        start(j + READ_AHEAD)
-        yield await reads[j]
+      for (let r = 0; r < READ_AHEAD; r++) start(r)
+      for (let r = 0; r < runs.length; r++) {
+        start(r + READ_AHEAD)
+        yield * await reads[r]
       }
     }
+  }
+
+  /** Blocks of one run (see runsOf) in one read; block by block when they are not (or no longer) where it says. */
+  private async readRunAt (hashes: Uint8Array[], hexes: string[], locs: Array<PackLocation | undefined>, isVerified: boolean): Promise<Array<Uint8Array | undefined>> {
+    if (locs.length > 1) {
+      const bytes = await this.files.readRun(locs as PackLocation[], hashes)
+      if (bytes !== undefined) {
+        if (isVerified) bytes.forEach((b, j) => this.verify(b, hashes[j], hexes[j]))
+        return bytes
+      }
+    }
+    const out: Array<Uint8Array | undefined> = []
+    for (let j = 0; j < hashes.length; j++) out.push(await this.readAt(hashes[j], hexes[j], locs[j], isVerified))
+    return out
   }
 
   /** Reads the block `hash` from `loc` (undefined: not in a pack), verified unless told otherwise. */
@@ -154,11 +172,14 @@ export class BlockPacks {
     } else if (this.hasLegacy) {
       bytes = await this.db.get(keys.legacyBlockKey(hex))
     }
-    if (bytes === undefined || !isVerified) return bytes
+    if (bytes !== undefined && isVerified) this.verify(bytes, hash, hex)
+    return bytes
+  }
+
+  private verify (bytes: Uint8Array, hash: Uint8Array, hex: string): void {
     if (!createHash('sha256').update(bytes).digest().equals(hash)) {
       throw new LansyncError('STORE_CORRUPT', `block ${hex.slice(0, 16)}… fails its hash check`)
     }
-    return bytes
   }
 
   /** Every indexed block (hex hash, size), legacy ones included; pending ones are not listed yet. */
@@ -329,6 +350,26 @@ export function decodeLocation (value: Uint8Array): PackLocation {
   if (value.byteLength !== 16) throw new LansyncError('STORE_CORRUPT', 'a block index entry could not be read')
   const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   return { pack: b.readUInt32BE(0), offset: Number(b.readBigUInt64BE(4)), sizeBytes: b.readUInt32BE(12) }
+}
+
+/**
+ * Splits locations into runs to read at once: records one right after another in a pack, up to
+ * RUN_BYTES together; a block with no location (legacy or not held) is a run of its own.
+ */
+export function runsOf (locs: Array<PackLocation | undefined>): Array<{ from: number, to: number }> {
+  const runs: Array<{ from: number, to: number }> = []
+  let from = 0
+  let bytes = 0
+  for (let j = 0; j < locs.length; j++) {
+    const loc = locs[j]
+    const before = j > from ? locs[j - 1] : undefined
+    const isNext = loc !== undefined && before !== undefined && isRun([before, loc]) && bytes + loc.sizeBytes <= RUN_BYTES
+    if (j > from && !isNext) { runs.push({ from, to: j }); from = j; bytes = 0 }
+    bytes += loc?.sizeBytes ?? 0
+    if (loc === undefined) { runs.push({ from, to: j + 1 }); from = j + 1; bytes = 0 }
+  }
+  if (from < locs.length) runs.push({ from, to: locs.length })
+  return runs
 }
 
 function toHex (hash: Uint8Array): string { return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('hex') }

@@ -19,6 +19,16 @@ export const RECORD_HEADER_BYTES = 36
 /** Where one block's bytes are: pack number, byte offset of the bytes (after the record header), length. */
 export interface PackLocation { pack: number, offset: number, sizeBytes: number }
 
+/** Whether these records lie one right after another in one pack (as a file's blocks appended together do). */
+export function isRun (locs: PackLocation[]): boolean {
+  if (locs.length === 0) return false
+  for (let i = 1; i < locs.length; i++) {
+    const before = locs[i - 1]
+    if (locs[i].pack !== before.pack || locs[i].offset !== before.offset + before.sizeBytes + RECORD_HEADER_BYTES) return false
+  }
+  return true
+}
+
 /** Open read handles kept at most (least recently used ones are closed first). */
 const MAX_READERS = 32
 /** One write takes at most this many queued records (they lie end to end: one writev). */
@@ -171,25 +181,39 @@ export class PackFiles {
    * file is gone (compaction moved its blocks since the caller looked the location up).
    */
   async read (loc: PackLocation, hash: Uint8Array): Promise<Buffer | undefined> {
-    const reader = await this.acquire(loc.pack)
+    return (await this.readRun([loc], [hash]))?.[0]
+  }
+
+  /**
+   * Reads blocks whose records follow each other in one pack (`isRun`) with a single read, each
+   * checked as `read` checks one; undefined when the pack file is gone.
+   */
+  async readRun (locs: PackLocation[], hashes: Uint8Array[]): Promise<Buffer[] | undefined> {
+    if (!isRun(locs)) throw new TypeError('readRun: the locations are not one run of records')
+    const first = locs[0]
+    const last = locs[locs.length - 1]
+    const reader = await this.acquire(first.pack)
     if (reader === undefined) return undefined
-    const start = loc.offset - RECORD_HEADER_BYTES
-    const buffer = Buffer.allocUnsafe(RECORD_HEADER_BYTES + loc.sizeBytes)
+    const start = first.offset - RECORD_HEADER_BYTES
+    const buffer = Buffer.allocUnsafe(last.offset + last.sizeBytes - start)
     try {
       let done = 0
       while (done < buffer.byteLength) {
         const { bytesRead } = await reader.fh.read(buffer, done, buffer.byteLength - done, start + done)
-        if (bytesRead === 0) throw this.corrupt(loc, 'the pack ends before it')
+        if (bytesRead === 0) throw this.corrupt(last, 'the pack ends before it')
         done += bytesRead
       }
     } catch (err) {
       if (isLansyncError(err)) throw err
-      throw new LansyncError('STORE_IO', `cannot read pack ${loc.pack} in ${this.dir}: ${(err as Error).message}`, { cause: err })
+      throw new LansyncError('STORE_IO', `cannot read pack ${first.pack} in ${this.dir}: ${(err as Error).message}`, { cause: err })
     } finally {
       this.release(reader)
     }
-    if (!buffer.subarray(0, 32).equals(hash) || buffer.readUInt32BE(32) !== loc.sizeBytes) throw this.corrupt(loc, 'another record is there')
-    return buffer.subarray(RECORD_HEADER_BYTES)
+    return locs.map((loc, i) => {
+      const header = buffer.subarray(loc.offset - RECORD_HEADER_BYTES - start)
+      if (!header.subarray(0, 32).equals(hashes[i]) || header.readUInt32BE(32) !== loc.sizeBytes) throw this.corrupt(loc, 'another record is there')
+      return header.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + loc.sizeBytes)
+    })
   }
 
   /** Deletes a pack no index entry points into. Reads already under way finish from the open file. */

@@ -11,6 +11,7 @@ import { appendFileSync, readFileSync, readdirSync, statSync, truncateSync, unli
 import { join } from 'node:path'
 import { Level } from 'level'
 import { Store, type StoredRecord } from '../../src/store/store.js'
+import { runsOf } from '../../src/store/block-packs.js'
 import { collectGarbage } from '../../src/store/prune.js'
 import { legacyBlockKey } from '../../src/store/keys.js'
 import { isLansyncError } from '../../src/errors.js'
@@ -40,6 +41,28 @@ async function assertHolds (store: Store, blocks: Uint8Array[], what: string): P
     assert.ok(Buffer.from((await store.getBlock(sha(b)))!).equals(b), `${what}: block ${i} reads back`)
   }
 }
+
+test('runsOf: records one right after another in a pack are read together, up to 1 MiB; anything else alone', () => {
+  const H = 36 // record header
+  const at = (pack: number, offset: number, sizeBytes: number): { pack: number, offset: number, sizeBytes: number } => ({ pack, offset, sizeBytes })
+  const a = at(1, 8 + H, 100)
+  const b = at(1, a.offset + 100 + H, 200)
+  const c = at(1, b.offset + 200 + H, 300)
+  const otherPack = at(2, c.offset + 300 + H, 10)
+  const gap = at(1, c.offset + 300 + H + 1, 10)
+  assert.equal(runsOf([a, b, c]), [{ from: 0, to: 3 }])
+  assert.equal(runsOf([a, c]), [{ from: 0, to: 1 }, { from: 1, to: 2 }], 'not adjacent')
+  assert.equal(runsOf([b, a]), [{ from: 0, to: 1 }, { from: 1, to: 2 }], 'out of order')
+  assert.equal(runsOf([a, b, c, otherPack]), [{ from: 0, to: 3 }, { from: 3, to: 4 }])
+  assert.equal(runsOf([a, b, c, gap]), [{ from: 0, to: 3 }, { from: 3, to: 4 }])
+  assert.equal(runsOf([a, undefined, b, c]), [{ from: 0, to: 1 }, { from: 1, to: 2 }, { from: 2, to: 4 }], 'a block not held stands alone')
+  assert.equal(runsOf([undefined, undefined]), [{ from: 0, to: 1 }, { from: 1, to: 2 }])
+  assert.equal(runsOf([]), [])
+  const big = [at(3, 8 + H, 600 * KiB)]
+  big.push(at(3, big[0].offset + 600 * KiB + H, 600 * KiB))
+  big.push(at(3, big[1].offset + 600 * KiB + H, 100 * KiB))
+  assert.equal(runsOf(big), [{ from: 0, to: 1 }, { from: 1, to: 3 }], 'a run stops before 1 MiB')
+})
 
 test('blocks are readable at once, before any commit, and after a close and reopen', async () => {
   const db = join(tempDir(), 'db')
