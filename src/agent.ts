@@ -442,13 +442,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const folders = []
     for (const folder of this.config.folders) {
       const runner = this.runners.get(folder.id)
-      let files = 0; let dirs = 0; let bytes = 0; let deleted = 0; let localChanges = 0
-      for await (const r of this.store.records(folder.id)) {
-        if (r.isLocalOnly === true) localChanges += 1
-        if (r.isDeleted) deleted += 1
-        else if (r.kind === 'dir') dirs += 1
-        else { files += 1; bytes += r.sizeBytes }
-      }
+      const { files, dirs, bytes, deleted, localChanges } = await this.store.folderTotals(folder.id)
       const meta = await this.store.folderMeta(folder.id)
       folders.push({
         id: folder.id,

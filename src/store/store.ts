@@ -23,6 +23,18 @@ export interface FolderMeta {
   sequence: number
 }
 
+/** What a folder's index holds (tombstones apart from the rest), as `lansync status` shows it. */
+export interface FolderTotals { files: number, dirs: number, bytes: number, deleted: number, localChanges: number }
+
+/** What one record adds to its folder's totals. */
+function totalsOf (r: StoredRecord | undefined, sign: 1 | -1, t: FolderTotals): void {
+  if (r === undefined) return
+  if (r.isLocalOnly === true) t.localChanges += sign
+  if (r.isDeleted) t.deleted += sign
+  else if (r.kind === 'dir') t.dirs += sign
+  else { t.files += sign; t.bytes += sign * r.sizeBytes }
+}
+
 /** What we have of one peer's manifest for one folder. */
 export interface PeerState {
   epoch: string
@@ -56,6 +68,15 @@ export class Store {
   private readonly db: Level<string, Uint8Array>
   private readonly blocks: BlockPacks
   private readonly metas = new Map<string, FolderMeta>()
+  /**
+   * Folder totals counted once, then kept up to date by `commit`: status is asked for often (the
+   * CLI, the dashboard, scripts polling it), and counting 100,000 records each time took the
+   * agent's main thread for a second. Dropped by any other change to the index, recounted on demand.
+   */
+  private readonly totals = new Map<string, FolderTotals>()
+  /** Bumped by every change to a folder's index (a commit: as it starts and ends), so a count that raced one is not kept. */
+  private indexGeneration = 0
+  private commitsUnderWay = 0
   private readonly metaLoads = new Map<string, Promise<FolderMeta>>()
   private readonly now: () => number
   private isClosed = false
@@ -172,6 +193,19 @@ export class Store {
     for await (const value of this.iterate(() => this.db.values(range))) yield decodeStoredRecord(value)
   }
 
+  /** What the folder's index holds: counted once, then kept as commits change it (see `totals`). */
+  async folderTotals (folderId: string): Promise<FolderTotals> {
+    const kept = this.totals.get(folderId)
+    if (kept !== undefined) return { ...kept }
+    const generation = this.indexGeneration
+    const isQuiet = this.commitsUnderWay === 0
+    const counted: FolderTotals = { files: 0, dirs: 0, bytes: 0, deleted: 0, localChanges: 0 }
+    for await (const r of this.records(folderId)) totalsOf(r, 1, counted)
+    // Kept only if no commit overlapped the count (its batch may or may not be in what was read).
+    if (isQuiet && generation === this.indexGeneration) this.totals.set(folderId, { ...counted })
+    return counted
+  }
+
   /** The paths `records` would yield, without reading the records (a rescan needs only the names of most). */
   async * indexPaths (folderId: string, underPath = ''): AsyncGenerator<string> {
     const prefix = keys.indexPrefix(folderId)
@@ -209,9 +243,12 @@ export class Store {
     // files 500 sequential LevelDB reads.
     const paths = changes.map(c => c.record.path)
     const atStart = await this.getRecords(folderId, paths)
+    /** The record each change replaces (an earlier change to its path in this batch, or the index's). */
+    const replaced: Array<StoredRecord | undefined> = []
     for (const [i, change] of changes.entries()) {
       const path = change.record.path
       const previous = pending.get(path) ?? atStart[i]
+      replaced.push(previous)
       if (previous !== undefined) batch.push({ type: 'del', key: keys.sequenceKey(folderId, previous.sequence) })
       // Receive-only: the first local change of a path keeps the cluster's record beside it; a
       // record that is not a local change (a remote version, a revert) drops it.
@@ -235,13 +272,36 @@ export class Store {
     }
     const next: FolderMeta = { epoch: meta.epoch, sequence }
     batch.push({ type: 'put', key: keys.folderMetaKey(folderId), value: encodeValue(next) })
-    await this.write(async () => {
-      const blocks = await this.blocks.indexOps()
-      await this.db.batch([...batch, ...blocks.ops] as any, { sync: true })
-      blocks.done()
-    })
+    this.indexGeneration += 1
+    this.commitsUnderWay += 1
+    try {
+      await this.write(async () => {
+        const blocks = await this.blocks.indexOps()
+        await this.db.batch([...batch, ...blocks.ops] as any, { sync: true })
+        blocks.done()
+      })
+    } catch (err) {
+      this.totals.delete(folderId) // the batch may be in the log after all
+      throw err
+    } finally {
+      this.commitsUnderWay -= 1
+      this.indexGeneration += 1
+    }
     this.metas.set(folderId, next)
+    const totals = this.totals.get(folderId)
+    if (totals !== undefined) {
+      for (const [i, record] of stored.entries()) {
+        totalsOf(replaced[i], -1, totals)
+        totalsOf(record, 1, totals)
+      }
+    }
     return stored
+  }
+
+  /** A change to the index other than a commit: the totals are counted again when next asked. */
+  private forgetTotals (folderId: string): void {
+    this.totals.delete(folderId)
+    this.indexGeneration += 1
   }
 
   // ---- blocks ------------------------------------------------------------------------------
@@ -340,6 +400,7 @@ export class Store {
 
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
+    this.forgetTotals(folderId)
     for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId), keys.localBasePrefix(folderId), keys.ignoredPrefix(folderId)]) {
       await this.write(async () => await this.db.clear(keys.prefixRange(prefix)))
     }
@@ -413,6 +474,7 @@ export class Store {
       batch.push({ type: 'del', key: keys.sequenceKey(folderId, r.sequence) })
     }
     for (const r of known) batch.push({ type: 'put', key: keys.knownKey(folderId, r.path), value: encodeStoredRecord({ ...r, inode: 0 }) })
+    this.forgetTotals(folderId)
     await this.write(async () => await this.db.batch(batch as any, { sync: true }))
   }
 
@@ -547,6 +609,8 @@ export class Store {
     }
     this.writeError = undefined
     this.metas.clear() // a write reported failed may be in the log after all: read the sequences again
+    this.totals.clear()
+    this.indexGeneration += 1
   }
 }
 

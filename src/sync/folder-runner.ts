@@ -290,10 +290,9 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     const nowMs = Date.now()
     this.recentDeletes = this.recentDeletes.filter(([timeMs]) => nowMs - timeMs < RECENT_DELETES_MS)
     const recent = this.recentDeletes.reduce((n, [, count]) => n + count, 0)
-    // Counting the folder's files reads the whole index: only when the deletes could matter.
+    // Counting the folder's files may read the whole index: only when the deletes could matter.
     if (!canBeMassDelete(recent + fileDeletes, this.folder.maxDeleteShare)) return true
-    let liveFiles = 0
-    for await (const r of this.store.records(this.folder.id)) if (!r.isDeleted && r.kind !== 'dir') liveFiles += 1
+    const liveFiles = (await this.store.folderTotals(this.folder.id)).files
     return !isMassDelete({ liveFiles, recentDeletes: recent, batchDeletes: fileDeletes, maxShare: this.folder.maxDeleteShare })
   }
 
