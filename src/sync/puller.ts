@@ -75,10 +75,11 @@ export class Puller {
   /**
    * Block fetches started when a record was queued behind the batch being applied, by record: a
    * big file's apply (reading its blocks back, writing and syncing it) no longer leaves the
-   * connection idle until the next batch starts asking. Their plan may be stale by then, so the
-   * batch plans again (see applyBatch); blocks fetched for nothing are collected as garbage.
+   * connection idle until the next batch starts asking. Each settles with its error, if any, as
+   * applyBatch's own prefetch would. Their plan may be stale by then: applying plans again and
+   * fetches whatever that plan lacks; blocks fetched for nothing are collected as garbage.
    */
-  private readonly fetchesAhead = new Map<FileRecord, Promise<unknown>>()
+  private readonly fetchesAhead = new Map<FileRecord, Promise<Error | undefined>>()
   /** Resolves once the last prefetch so far sent its block requests (see prefetch). */
   private requestsIssued: Promise<void> = Promise.resolve()
   /** Deletes of the batch being applied whose content the batch adds elsewhere (moves): the guard
@@ -141,7 +142,7 @@ export class Puller {
     // Each file leaves the counts once it is handled (applied, skipped or failed), so progress
     // moves file by file; whatever a failed batch left is dropped at its end.
     const remaining = new Set(pending)
-    for (const record of pending) this.fetchesAhead.set(record, this.prefetch(record).catch(() => {}))
+    for (const record of pending) this.fetchesAhead.set(record, this.prefetch(record).then(() => undefined, err => err as Error))
     const settle = (record: FileRecord): void => {
       if (!remaining.delete(record)) return
       this.needFiles -= 1
@@ -176,10 +177,7 @@ export class Puller {
     try {
       // Ask for every missing block of the batch at once (the fetcher's byte window bounds what
       // is in flight), then apply in order as each record's blocks are in.
-      const prefetches = records.map(async remote => {
-        await this.fetchesAhead.get(remote)
-        return await this.prefetch(remote).catch(err => err as Error)
-      })
+      const prefetches = records.map(async remote => await (this.fetchesAhead.get(remote) ?? this.prefetch(remote).then(() => undefined, err => err as Error)))
       const isFetched = records.map(() => false)
       prefetches.forEach((p, i) => { void p.then(() => { isFetched[i] = true }) })
       for (let i = 0; i < records.length;) {
@@ -284,8 +282,15 @@ export class Puller {
       return outcomes
     }
     const plans: Array<Awaited<ReturnType<Puller['plan']>>> = []
+    let locals: Array<StoredRecord | undefined>
+    try {
+      locals = await this.runner.store.getRecords(this.runner.folder.id, group.map(r => r.path)) // one read for the group
+    } catch (err) {
+      failAll(live(), err)
+      return outcomes
+    }
     for (const k of live()) {
-      try { plans[k] = await this.plan(group[k]) } catch (err) { outcomes[k] = { error: err } }
+      try { plans[k] = await this.planAgainst(group[k], locals[k]) } catch (err) { outcomes[k] = { error: err } }
     }
     // Only records that change something wait for a missing disk (as in applyOne).
     if (live().some(k => plans[k].action !== undefined) && !(await this.runner.hasMarker())) throw markerMissingError(this.runner.folder.path)
@@ -471,8 +476,12 @@ export class Puller {
    * `isIgnored` when a send-only folder does not apply it.
    */
   private async plan (remote: FileRecord): Promise<{ action: Action | undefined, local: StoredRecord | undefined, isIgnored: boolean }> {
+    return await this.planAgainst(remote, await this.runner.store.getRecord(this.runner.folder.id, remote.path))
+  }
+
+  /** plan, with the index's record of the path already read (a group reads all of theirs at once). */
+  private async planAgainst (remote: FileRecord, local: StoredRecord | undefined): Promise<{ action: Action | undefined, local: StoredRecord | undefined, isIgnored: boolean }> {
     const { id, type } = this.runner.folder
-    const local = await this.runner.store.getRecord(id, remote.path)
     const base = type === 'receiveonly' && local?.isLocalOnly === true ? await this.runner.store.localBase(id, remote.path) : undefined
     const decision = decideRemote({ type, local, remote, base, localDevice: this.localDevice, deviceLabel: this.deviceLabel })
     return { action: decision.kind === 'apply' ? decision.action : undefined, local, isIgnored: decision.kind === 'ignore' }
