@@ -44,6 +44,10 @@ const DEFAULT_RETRY_MS = 10_000
  */
 const GROUP_WRITES_AT_ONCE = 8
 
+/** Queued files whose blocks are fetched before their batch applies (see Puller.fetchesAhead), at most. */
+const MAX_FETCHED_AHEAD_FILES = 4096
+const MAX_FETCHED_AHEAD_BYTES = 1024 * 1024 * 1024
+
 /** How one record of a group went: applied (no error), or the error it met. */
 interface Outcome { error?: unknown }
 
@@ -80,6 +84,7 @@ export class Puller {
    * fetches whatever that plan lacks; blocks fetched for nothing are collected as garbage.
    */
   private readonly fetchesAhead = new Map<FileRecord, Promise<Error | undefined>>()
+  private bytesFetchedAhead = 0
   /** Resolves once the last prefetch so far sent its block requests (see prefetch). */
   private requestsIssued: Promise<void> = Promise.resolve()
   /** Deletes of the batch being applied whose content the batch adds elsewhere (moves): the guard
@@ -142,7 +147,13 @@ export class Puller {
     // Each file leaves the counts once it is handled (applied, skipped or failed), so progress
     // moves file by file; whatever a failed batch left is dropped at its end.
     const remaining = new Set(pending)
-    for (const record of pending) this.fetchesAhead.set(record, this.prefetch(record).then(() => undefined, err => err as Error))
+    for (const record of pending) {
+      // Bounded: a peer's first manifest can queue 100,000 files, which would all be planned and
+      // queued for fetching at once; past the bound, records fetch when their batch applies.
+      if (this.fetchesAhead.size >= MAX_FETCHED_AHEAD_FILES || this.bytesFetchedAhead + record.sizeBytes > MAX_FETCHED_AHEAD_BYTES) break
+      this.bytesFetchedAhead += record.sizeBytes
+      this.fetchesAhead.set(record, this.prefetch(record).then(() => undefined, err => err as Error))
+    }
     const settle = (record: FileRecord): void => {
       if (!remaining.delete(record)) return
       this.needFiles -= 1
@@ -152,7 +163,7 @@ export class Puller {
       try {
         if (!this.isClosed) await this.applyBatch(records, settle)
       } finally {
-        for (const record of records) this.fetchesAhead.delete(record)
+        for (const record of records) if (this.fetchesAhead.delete(record)) this.bytesFetchedAhead -= record.sizeBytes
         for (const record of [...remaining]) settle(record)
         // A batch cut short (closed, the connection lost) leaves its records to the next session.
         if (this.isClosed) this.pending.clear()
