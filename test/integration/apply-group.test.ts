@@ -5,12 +5,12 @@
 // other files of the group land.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanupAll, onCleanup, tempDir, waitFor } from '../helpers/cli.js'
+import { cleanupAll, onCleanup, waitFor } from '../helpers/cli.js'
 import { makeCluster, type Device } from '../helpers/cluster.js'
 import { Ledger } from '../helpers/ledger.js'
+import { immutableUnavailable, setImmutable } from '../helpers/immutable.js'
 
 const pausesOf = (d: Device): number => (d.agent?.output().split('pause point apply:temp-written reached').length ?? 1) - 1
 const names = Array.from({ length: 12 }, (_, i) => `g/f${String(i).padStart(2, '0')}.txt`)
@@ -49,29 +49,6 @@ test('a save to one file of a group being written is kept: that file becomes a c
   for (const n of names.filter(n => n !== target)) assert.is(readFileSync(join(b.folder, n), 'utf8'), `${n} v2 from a`)
   await a.stop(); await b.stop()
 })
-
-/** Sets or clears the immutable attribute of `path`; a string (why) when it cannot be used here. */
-function setImmutable (path: string, isImmutable: boolean): string | undefined {
-  try {
-    execFileSync('chattr', [isImmutable ? '+i' : '-i', path], { stdio: 'pipe' })
-    return undefined
-  } catch (err) {
-    return `chattr ${isImmutable ? '+i' : '-i'} failed (${(err as Error).message.split('\n')[0]})`
-  }
-}
-
-/** Why immutable directories cannot deny a write here, or undefined (as in permission-denied.test.ts). */
-function immutableUnavailable (): string | undefined {
-  if (process.platform !== 'linux') return `chattr needs Linux (this is ${process.platform})`
-  const dir = join(tempDir('lansync-chattr-probe-'), 'd')
-  mkdirSync(dir)
-  const why = setImmutable(dir, true)
-  if (why !== undefined) return why
-  let isDenied = false
-  try { writeFileSync(join(dir, 'f'), 'x') } catch { isDenied = true }
-  setImmutable(dir, false)
-  return isDenied ? undefined : 'an immutable directory still accepts new files here'
-}
 
 test('a file of a group that cannot be written is reported and retried; the rest of the group lands', async () => {
   const unavailable = immutableUnavailable()

@@ -5,35 +5,12 @@
 // (immutable: even root gets EPERM creating, renaming or replacing there), on a directory and on a file.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanupAll, cli, onCleanup, tempDir, waitFor } from '../helpers/cli.js'
+import { cleanupAll, cli, onCleanup, waitFor } from '../helpers/cli.js'
 import { makeCluster } from '../helpers/cluster.js'
 import { Ledger } from '../helpers/ledger.js'
-
-/** Sets or clears the immutable attribute of `path`; a string (why) when it cannot be used here. */
-function setImmutable (path: string, isImmutable: boolean): string | undefined {
-  try {
-    execFileSync('chattr', [isImmutable ? '+i' : '-i', path], { stdio: 'pipe' })
-    return undefined
-  } catch (err) {
-    return `chattr ${isImmutable ? '+i' : '-i'} failed (${(err as Error).message.split('\n')[0]})`
-  }
-}
-
-/** Why immutable files cannot deny a write here (not Linux, no chattr, a filesystem without the flag), or undefined. */
-function immutableUnavailable (): string | undefined {
-  if (process.platform !== 'linux') return `chattr needs Linux (this is ${process.platform})`
-  const dir = join(tempDir('lansync-chattr-probe-'), 'd')
-  mkdirSync(dir)
-  const why = setImmutable(dir, true)
-  if (why !== undefined) return why
-  let isDenied = false
-  try { writeFileSync(join(dir, 'f'), 'x') } catch { isDenied = true }
-  setImmutable(dir, false)
-  return isDenied ? undefined : 'an immutable directory still accepts new files here'
-}
+import { immutableUnavailable, setImmutable } from '../helpers/immutable.js'
 
 const unavailable = immutableUnavailable()
 if (unavailable !== undefined) console.log(`SKIP test/integration/permission-denied.test.ts: ${unavailable}`)
