@@ -68,18 +68,16 @@ export class BlockPacks {
   }
 
   async has (hash: Uint8Array): Promise<boolean> {
-    const hex = toHex(hash)
-    if (this.pending.has(hex) || this.recent.has(hex)) return true
-    if (await this.db.has(keys.packedBlockKey(hex))) return true
-    return this.hasLegacy && await this.db.has(keys.legacyBlockKey(hex))
+    return (await this.hasMany([hash]))[0]
   }
 
-  /** Whether each block is held, as `has` would say one by one, in a LevelDB read per LOOKUP_BATCH blocks. */
+  /** Whether each block is held, in a LevelDB read per LOOKUP_BATCH blocks (none for blocks pending or indexed lately). */
   async hasMany (hashes: Uint8Array[]): Promise<boolean[]> {
+    const isKnownHere = (hex: string): boolean => this.pending.has(hex) || this.recent.has(hex)
     const out: boolean[] = []
     for (let i = 0; i < hashes.length; i += LOOKUP_BATCH) {
       const hexes = hashes.slice(i, i + LOOKUP_BATCH).map(toHex)
-      const unknown = hexes.filter(hex => !this.pending.has(hex) && !this.recent.has(hex))
+      const unknown = hexes.filter(hex => !isKnownHere(hex))
       const found = new Set<string>()
       if (unknown.length > 0) {
         const values = await this.db.getMany(unknown.map(hex => keys.packedBlockKey(hex)))
@@ -90,7 +88,7 @@ export class BlockPacks {
           rest.forEach((hex, k) => { if (legacy[k] !== undefined) found.add(hex) })
         }
       }
-      for (const hex of hexes) out.push(this.pending.has(hex) || this.recent.has(hex) || found.has(hex))
+      for (const hex of hexes) out.push(isKnownHere(hex) || found.has(hex))
     }
     return out
   }

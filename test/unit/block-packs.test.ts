@@ -31,6 +31,14 @@ function record (path: string, blocks: Uint8Array[]): Omit<StoredRecord, 'sequen
 const packsOf = (db: string): string[] => readdirSync(join(db, 'packs')).filter(n => n.endsWith('.pack')).sort()
 const packBytes = (db: string): number => packsOf(db).reduce((n, p) => n + statSync(join(db, 'packs', p)).size, 0)
 
+/** A store in `db` holding `count` random blocks of `sizeBytes`, put one after another (so packed in order). */
+async function storeWithBlocks (db: string, count: number, sizeBytes: number, maxPackBytes: number): Promise<{ store: Store, blocks: Buffer[] }> {
+  const store = await Store.open(db, { maxPackBytes })
+  const blocks = Array.from({ length: count }, () => randomBytes(sizeBytes))
+  for (const b of blocks) await store.putBlock(sha(b), b)
+  return { store, blocks }
+}
+
 async function assertHolds (store: Store, blocks: Uint8Array[], what: string): Promise<void> {
   // hasBlocks answers as hasBlock would, in order, with a block never stored in the middle.
   const missing = Buffer.from(`never stored (${what})`)
@@ -145,9 +153,9 @@ test('kill -9 then a torn pack tail: what was committed survives with its blocks
 
 test('packs rotate at their size limit and every block stays readable', async () => {
   const db = join(tempDir(), 'db')
-  let store = await Store.open(db, { maxPackBytes: 256 * KiB })
-  const blocks = Array.from({ length: 24 }, () => randomBytes(60 * KiB))
-  for (const b of blocks) await store.putBlock(sha(b), b)
+  const made = await storeWithBlocks(db, 24, 60 * KiB, 256 * KiB)
+  const blocks = made.blocks
+  let store = made.store
   const big = randomBytes(300 * KiB) // larger than a pack: gets a pack of its own
   await store.putBlock(sha(big), big)
   await store.close()
@@ -164,9 +172,7 @@ test('packs rotate at their size limit and every block stays readable', async ()
 
 test('GC deletes dead packs and rewrites mostly dead ones; live blocks stay readable, even by reads under way', async () => {
   const db = join(tempDir(), 'db')
-  const store = await Store.open(db, { maxPackBytes: 1024 * KiB })
-  const blocks = Array.from({ length: 96 }, () => randomBytes(32 * KiB))
-  for (const b of blocks) await store.putBlock(sha(b), b)
+  const { store, blocks } = await storeWithBlocks(db, 96, 32 * KiB, 1024 * KiB)
   // Pack 1 (blocks 0-30) stays mostly live, pack 2 (31-61) keeps a quarter, pack 3 nothing.
   const live = blocks.filter((_, i) => (i <= 24) || (i >= 31 && i <= 61 && i % 4 === 0))
   await store.commit('f', [{ record: record('live.bin', live), origin: 'local' }])
@@ -209,9 +215,7 @@ test('GC deletes dead packs and rewrites mostly dead ones; live blocks stay read
 
 test('blocks just indexed are found without the index (recent locations), and GC still moves or drops them correctly', async () => {
   const db = join(tempDir(), 'db')
-  const store = await Store.open(db, { maxPackBytes: 1024 * KiB })
-  const blocks = Array.from({ length: 64 }, () => randomBytes(32 * KiB))
-  for (const b of blocks) await store.putBlock(sha(b), b)
+  const { store, blocks } = await storeWithBlocks(db, 64, 32 * KiB, 1024 * KiB)
   // Pack 1 (blocks 0-30) keeps a quarter, so GC moves those; pack 2 (31-61) nothing.
   const live = blocks.filter((_, i) => i <= 30 && i % 4 === 0)
   await store.commit('f', [{ record: record('live.bin', live), origin: 'local' }])
