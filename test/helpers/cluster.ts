@@ -10,6 +10,7 @@ import { createIdentity } from '../../src/identity.js'
 import { addFolder } from '../../src/ops/folders.js'
 import { addDevice, shareFolder } from '../../src/ops/devices.js'
 import { cli, startAgent, tempDir, waitFor, type AgentProcess } from './cli.js'
+import { TEMP_PREFIX } from '../../src/fs/ignore-rules.js'
 
 export interface Device {
   name: string
@@ -90,12 +91,16 @@ export async function makeCluster (names: string[], { links, folderId = 'docs', 
   return devices
 }
 
-/** path → sha256 (files), 'dir', or 'link:target', for everything but the marker dir. */
+/**
+ * path → sha256 (files), 'dir', or 'link:target', for everything but the marker dir and an agent's
+ * own temp files: a new file is put in place by link() then its temp name is unlinked, so for a
+ * moment both names show. Leftover temp files are the ledger's check (test/helpers/ledger.ts).
+ */
 export function snapshotTree (root: string): Record<string, string> {
   const out: Record<string, string> = {}
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
-      if (d === root && name === '.lansync') continue
+      if ((d === root && name === '.lansync') || name.startsWith(TEMP_PREFIX)) continue
       const full = join(d, name)
       const rel = relative(root, full)
       try {
