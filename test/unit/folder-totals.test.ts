@@ -62,5 +62,32 @@ test('counts that race commits are never kept wrong', async () => {
   assert.is(kept.files, 3000 + 10 * 10)
 })
 
+test('callers asking at once share one count; a caller after a commit is not given a count that began before it', async () => {
+  const db = join(tempDir(), 'db')
+  const store = await Store.open(db)
+  await store.commit('f', Array.from({ length: 2000 }, (_, i) => change(`f${i}`, { sizeBytes: 1 })))
+  await store.close()
+  const reopened = await Store.open(db) // nothing kept: the first ask counts
+  const reads: string[] = []
+  const iterate = (reopened as any).batches.bind(reopened)
+  ;(reopened as any).batches = (...args: unknown[]) => { reads.push('count'); return iterate(...args) }
+  const asked = await Promise.all(Array.from({ length: 20 }, async () => await reopened.folderTotals('f')))
+  assert.is(reads.length, 1, 'twenty callers, one count')
+  for (const t of asked) assert.is(t.files, 2000)
+  asked[0].files = -1 // each caller has its own copy
+  assert.is((await reopened.folderTotals('f')).files, 2000)
+  await reopened.close()
+
+  // A count under way when a commit lands is not shared with a caller who asks after the commit.
+  const again = await Store.open(db)
+  const early = again.folderTotals('f')
+  await again.commit('f', [change('late', { sizeBytes: 5 })])
+  const late = await again.folderTotals('f')
+  await early
+  assert.is(late.files, 2001, 'the caller after the commit sees it')
+  assert.is(late.bytes, 2005)
+  await again.close()
+})
+
 test.after(cleanupAll)
 test.run()
