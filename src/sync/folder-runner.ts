@@ -476,6 +476,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     clearTimeout(this.retryTimer)
     clearTimeout(this.markerTimer)
     this.releaseMarkerWaiters()
+    this.scanner.stop()
     await this.watcher?.close()
     await this.queue.catch(() => {})
     this.emitState()
@@ -504,6 +505,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
       this.releaseMarkerWaiters()
     } catch (err) {
       if (!isLansyncError(err)) throw err
+      if (err.code === 'SCAN_STOPPED') return // closing: the next start scans again
       if (err.code === 'FOLDER_MARKER_MISSING') {
         this.setScanState('idle')
         this.markMarkerMissing()

@@ -216,4 +216,52 @@ test('a file renamed back onto its old name (a tombstone there) is a rename, not
   await store.close()
 })
 
+test('a first scan applies what it finds as it walks: all of a big tree is recorded, in path order', async () => {
+  const { root, store, scanner } = await setup()
+  for (let d = 0; d < 3; d++) {
+    mkdirSync(join(root, `d${d}`, 'inner'), { recursive: true })
+    for (let i = 0; i < 700; i++) writeFileSync(join(root, `d${d}`, `f${String(i).padStart(3, '0')}`), `${d}/${i}`)
+    writeFileSync(join(root, `d${d}`, 'inner', 'x'), 'x')
+  }
+  const r = await scanner.scanAll()
+  assert.is(r.added.length, 3 * 703) // each dN: itself, 700 files, inner, inner/x
+  assert.equal(r.added, [...r.added].sort(), 'a directory, then its subtree, then its next sibling')
+  assert.is((await store.folderTotals('f1')).files, 3 * 701)
+  // The next scan of the same tree holds candidates to the end (a gone file may have moved).
+  rmSync(join(root, 'd0', 'f000'))
+  renameSync(join(root, 'd1', 'f001'), join(root, 'd2', 'moved'))
+  const again = await scanner.scanAll()
+  assert.equal(again.renamed, [{ from: 'd1/f001', to: 'd2/moved' }])
+  assert.equal(again.deleted.sort(), ['d0/f000', 'd1/f001'])
+})
+
+test('stop(): a scan under way ends with SCAN_STOPPED, keeps what it committed, and the next scan finds the rest', async () => {
+  const { root, store } = await setup()
+  for (let d = 0; d < 8; d++) {
+    mkdirSync(join(root, `d${d}`))
+    for (let i = 0; i < 500; i++) writeFileSync(join(root, `d${d}`, `f${i}`), randomBytes(64))
+  }
+  const scanner = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa', batchChanges: 100 })
+  let committed = 0
+  scanner.on('committed', records => {
+    committed += records.length
+    if (committed >= 300) scanner.stop()
+  })
+  try {
+    await scanner.scanAll()
+    assert.unreachable('the scan should have stopped')
+  } catch (err: any) {
+    assert.is(err.code, 'SCAN_STOPPED')
+  }
+  const kept = (await store.folderTotals('f1')).files
+  assert.ok(kept >= 250 && kept < 4000, `${kept} files recorded before the stop`)
+  const again = await scanner.scanAll().then(() => 'scanned', (err: any) => err.code)
+  assert.is(again, 'SCAN_STOPPED', 'a stopped scanner scans no more')
+  const next = new Scanner({ folderId: 'f1', root, store, device: 'aaaaaaaaaaaaaaaa' })
+  const r = await next.scanAll()
+  assert.ok(r.added.length > 0 && r.added.length <= 4008 - kept, `${r.added.length} added by the next scan`)
+  const totals = await store.folderTotals('f1')
+  assert.equal([totals.files, totals.dirs], [4000, 8])
+})
+
 test.run()
