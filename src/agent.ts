@@ -5,7 +5,7 @@ import { homePaths, loadConfig, parseBootstrapNode, saveConfig, updateConfig, ty
 import { setOverallLimits } from './ops/limits.js'
 import { PeerManager } from './sync/peers.js'
 import { LanDiscovery, isLanReachable } from './sync/lan-discovery.js'
-import { WanDiscovery, type WanStatus } from './sync/wan-discovery.js'
+import type { WanDiscovery, WanStatus } from './sync/wan-discovery.js'
 import type { SessionContext } from './sync/session.js'
 import { loadIdentity, type Identity } from './identity.js'
 import { Store } from './store/store.js'
@@ -161,6 +161,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (nodes.length === 0 && process.env.LANSYNC_FORBID_PUBLIC_DHT === '1') {
         throw new LansyncError('WAN_PUBLIC_DHT_FORBIDDEN', 'WAN mode needs --bootstrap HOST:PORT here: LANSYNC_FORBID_PUBLIC_DHT=1 forbids the public DHT')
       }
+      // Loaded only here: hyperswarm and hyperdht cost an agent without WAN mode (the default)
+      // about 10 MiB and 60 ms of start-up.
+      const { WanDiscovery } = await import('./sync/wan-discovery.js')
+      if (this.isClosed) return
       this.wan = new WanDiscovery({ identity: this.identity, bootstrap: nodes.length > 0 ? nodes : undefined, peers: this.peers, config: () => this.config, log: line => this.log(line) })
       this.wanBootstrapKey = key
       this.wan.start()

@@ -74,4 +74,22 @@ test('CRLF rule files and anchored patterns', () => {
   assert.is(m.explain('sub/x.tmp').line, 2)
 })
 
+test('a walk of 100,000 paths: verdicts stay right, and what the matcher caches stays bounded', () => {
+  const m = new IgnoreMatcher([shared('*.log\nbuild/\n!keep.log')], BUILT_IN)
+  let ignored = 0
+  for (let i = 0; i < 100_000; i++) {
+    const dir = `d${Math.floor(i / 1000)}`
+    const name = i % 10 === 0 ? `f${i}.log` : i % 10 === 1 ? 'keep.log' : `f${i}.txt`
+    if (m.isIgnored(`${dir}/${name}`)) ignored += 1
+    assert.is(m.isIgnored(`${dir}/build/f${i}.txt`), true)
+  }
+  assert.is(ignored, 10_000)
+  assert.is(m.explain('d5/keep.log').isNegation, true)
+  // The `ignore` package keeps a verdict for every path it was asked about (its private caches);
+  // it is rebuilt often enough that they never hold more than a few thousand.
+  const caches = (m as any).matcher
+  const cached = Object.keys(caches._ignoreCache).length + Object.keys(caches._testCache).length
+  assert.ok(cached < 20_000, `${cached} paths cached`)
+})
+
 test.run()
