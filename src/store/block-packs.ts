@@ -16,6 +16,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LansyncError } from '../errors.js'
 import * as keys from './keys.js'
+import { writeDurably, type BatchOp } from './level-batch.js'
 import { PackFiles, RECORD_HEADER_BYTES, isRun, type PackLocation } from './pack-files.js'
 
 /** A pack is closed to appends past this size; a new one starts. */
@@ -37,10 +38,8 @@ const RECENT_LOCATIONS = 16_384
 /** Blocks next to each other in a pack are read together up to this many bytes (see getMany). */
 const RUN_BYTES = 1024 * 1024
 
-type IndexOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
-
 /** Index entries to write in a sync batch, then `done()` once that batch is on disk. */
-export interface PendingIndex { ops: IndexOp[], done: () => void }
+export interface PendingIndex { ops: BatchOp[], done: () => void }
 
 export class BlockPacks {
   private readonly db: Level<string, Uint8Array>
@@ -67,8 +66,16 @@ export class BlockPacks {
     return new BlockPacks(db, files, await hasAnyLegacy(db))
   }
 
+  /**
+   * Whether the block is held. Synchronous LevelDB reads: storing each block of a scan asks this
+   * first, and a read through the thread pool costs the main thread some 30 µs whatever it reads
+   * (a first scan of 100,000 small files spent 3.4 s in these lookups).
+   */
   async has (hash: Uint8Array): Promise<boolean> {
-    return (await this.hasMany([hash]))[0]
+    const hex = toHex(hash)
+    if (this.pending.has(hex) || this.recent.has(hex)) return true
+    if (this.db.getSync(keys.packedBlockKey(hex)) !== undefined) return true
+    return this.hasLegacy && this.db.getSync(keys.legacyBlockKey(hex)) !== undefined
   }
 
   /** Whether each block is held, in a LevelDB read per LOOKUP_BATCH blocks (none for blocks pending or indexed lately). */
@@ -195,9 +202,9 @@ export class BlockPacks {
   async delete (hexHashes: string[]): Promise<void> {
     if (hexHashes.length === 0) return
     for (const h of hexHashes) this.recent.delete(h)
-    const ops: IndexOp[] = hexHashes.map(h => ({ type: 'del', key: keys.packedBlockKey(h) }))
+    const ops: BatchOp[] = hexHashes.map(h => ({ type: 'del', key: keys.packedBlockKey(h) }))
     if (this.hasLegacy) for (const h of hexHashes) ops.push({ type: 'del', key: keys.legacyBlockKey(h) })
-    await this.db.batch(ops, { sync: true })
+    await writeDurably(this.db, ops)
   }
 
   /**
@@ -213,7 +220,7 @@ export class BlockPacks {
       for (const [hex, loc] of entries) if (this.files.isLost(loc.pack)) this.dropPending(hex, loc)
       throw err
     }
-    const ops: IndexOp[] = []
+    const ops: BatchOp[] = []
     for (const [hex, loc] of entries) {
       ops.push({ type: 'put', key: keys.packedBlockKey(hex), value: encodeLocation(loc) })
       if (this.hasLegacy) ops.push({ type: 'del', key: keys.legacyBlockKey(hex) }) // one copy of each block
@@ -233,7 +240,7 @@ export class BlockPacks {
   async flush (): Promise<void> {
     this.flushing ??= (async () => {
       const pending = await this.indexOps()
-      if (pending.ops.length > 0) await this.db.batch(pending.ops, { sync: true })
+      if (pending.ops.length > 0) await writeDurably(this.db, pending.ops)
       pending.done()
     })().finally(() => { this.flushing = undefined })
     await this.flushing
