@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } fr
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { hashBytes, hashFile, hashFileStable, sha256, WHOLE_READ_MAX_BYTES } from '../../src/fs/hasher.js'
+import { hashBytes, hashFile, hashFileStable, hashSmallFileStable, sha256, SYNC_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES } from '../../src/fs/hasher.js'
 import { MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from '../../src/core/chunker.js'
 import { isLansyncError } from '../../src/errors.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
@@ -26,6 +26,30 @@ async function rejectsWith (p: Promise<unknown>, code: string): Promise<Error> {
   assert.unreachable(`expected ${code}`)
   throw new Error('unreachable')
 }
+
+test('hashSmallFileStable (synchronous reads) gives what hashFileStable gives, up to its size; bigger files are left to it', async () => {
+  const dir = tempDir()
+  for (const size of [0, 1, 4096, 100_000 % SYNC_READ_MAX_BYTES, SYNC_READ_MAX_BYTES]) {
+    const path = join(dir, `f${size}`)
+    writeFileSync(path, DATA.subarray(0, size))
+    const blocks: string[] = []
+    const sync = await hashSmallFileStable(path, { onBlock: (h, bytes) => { blocks.push(`${hex(h)}:${plainSha(bytes)}`) } })
+    const async = await hashFileStable(path)
+    assert.ok(sync !== undefined, `${size} bytes read`)
+    assert.equal([hex(sync.hash), sync.sizeBytes, sync.blocks.map(b => hex(b.hash))], [hex(async.hash), async.sizeBytes, async.blocks.map(b => hex(b.hash))], `${size} bytes`)
+    assert.equal(blocks, sync.blocks.map(b => `${hex(b.hash)}:${hex(b.hash)}`), 'onBlock saw each block and its exact bytes')
+    assert.is(sync.stat.ino, async.stat.ino)
+    assert.ok(sync.readMs >= 0)
+  }
+  const big = join(dir, 'big')
+  writeFileSync(big, DATA.subarray(0, SYNC_READ_MAX_BYTES + 1))
+  assert.is(await hashSmallFileStable(big), undefined)
+  await rejectsWith(hashSmallFileStable(join(dir, 'nope')), 'PATH_NOT_FOUND')
+  mkdirSync(join(dir, 'sub'))
+  await rejectsWith(hashSmallFileStable(join(dir, 'sub')), 'PATH_UNREADABLE')
+  execFileSync('mkfifo', [join(dir, 'fifo')])
+  await rejectsWith(hashSmallFileStable(join(dir, 'fifo')), 'PATH_UNREADABLE')
+})
 
 test.after(cleanupAll)
 
