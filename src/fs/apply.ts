@@ -1,8 +1,9 @@
 // Puts a remote record's state on disk, never over a local change the index has not seen:
 // every write or delete first checks that the path still holds what the index says it holds
 // (else LOCAL_CHANGED, and the caller rescans and re-plans, which makes it a conflict).
-import { lstat, mkdir, open, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
+import { mkdir, open, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { lstatNow } from './lstat-now.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
@@ -24,7 +25,7 @@ export class LocalChangedError extends LansyncError {
 export async function assertUnchanged (root: string, path: string, expected: StoredRecord | undefined): Promise<void> {
   let s
   try {
-    s = await lstat(joinFolderPath(root, path))
+    s = await lstatNow(joinFolderPath(root, path))
   } catch (err: any) {
     if (err.code === 'ENOENT' && (expected === undefined || expected.isDeleted)) return
     if (err.code === 'ENOENT') throw new LocalChangedError(path)
@@ -51,7 +52,7 @@ export async function assertRealParents (root: string, path: string): Promise<vo
   for (const part of parts) {
     current = current === '' ? part : `${current}/${part}`
     try {
-      const s = await lstat(joinFolderPath(root, current))
+      const s = await lstatNow(joinFolderPath(root, current))
       if (!s.isDirectory()) throw new LansyncError('PATH_INVALID', `${path}: ${current} is not a real directory (a symlink or a file); refusing to write through it`)
     } catch (err: any) {
       if (err.code === 'ENOENT') return // created fresh below, as a real directory
@@ -221,7 +222,7 @@ async function applyRecordUnmapped (root: string, store: Store, record: FileReco
     await symlink(record.linkTarget, full)
   }
   if (!isDirSyncDeferred) await fsyncDir(dirname(full))
-  const s = await lstat(full)
+  const s = await lstatNow(full)
   if (record.kind === 'dir') await utimes(full, utimesSeconds(record.mtimeMs), utimesSeconds(record.mtimeMs)).catch(() => {})
   return { inode: s.ino, mtimeMs: Math.floor(record.kind === 'dir' ? record.mtimeMs : s.mtimeMs) }
 }
@@ -237,7 +238,7 @@ async function applyMetadataUnmapped (root: string, record: FileRecord, local: S
   const full = joinFolderPath(root, record.path)
   await chmod(full, record.mode & 0o7777)
   await utimes(full, utimesSeconds(record.mtimeMs), utimesSeconds(record.mtimeMs))
-  const s = await lstat(full)
+  const s = await lstatNow(full)
   return { inode: s.ino, mtimeMs: Math.floor(s.mtimeMs) }
 }
 
@@ -276,7 +277,7 @@ async function applyDeleteUnmapped (root: string, path: string, local: StoredRec
 
 async function assertAbsent (root: string, path: string): Promise<void> {
   try {
-    await lstat(joinFolderPath(root, path))
+    await lstatNow(joinFolderPath(root, path))
   } catch (err: any) {
     if (err.code === 'ENOENT') return
     throw err

@@ -26,8 +26,9 @@
 // so an unchanged file costs a stat).
 import { EventEmitter } from 'node:events'
 import { watch, readFileSync, type FSWatcher } from 'node:fs'
-import { lstat, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { lstatNow } from './lstat-now.js'
 import { LOCAL_IGNORE_FILE, isAlwaysIgnored } from './ignore-rules.js'
 import { MARKER_DIR } from '../config.js'
 
@@ -145,7 +146,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
     const full = join(this.root, rel)
     let inode: number
     try {
-      const s = await lstat(full)
+      const s = await lstatNow(full)
       if (!s.isDirectory()) return false
       inode = s.ino
     } catch { return false }
@@ -204,7 +205,7 @@ export class FolderWatcher extends EventEmitter<WatcherEvents> {
    */
   private async follow (rel: string): Promise<void> {
     const watched = this.dirs.get(rel)
-    const s = await lstat(join(this.root, rel)).catch(() => undefined)
+    const s = await lstatNow(join(this.root, rel)).catch(() => undefined)
     if (this.isClosed) return
     if (s?.isDirectory() === true) {
       if (watched === undefined || watched.inode !== s.ino) await this.watchTree(rel)

@@ -6,8 +6,8 @@
 // decide a file is unchanged), or, for a path deleted for a peer, when it is still gone: so nothing
 // a scan would have noticed is missed. Directories are always scanned: files may have come into a
 // new one before it was watched. Anything else is scanned as usual.
-import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { lstatNow } from '../fs/lstat-now.js'
 import type { StoredRecord } from '../store/store.js'
 
 /** Recorded writes older than this are no longer expected to echo (the watcher reports within seconds). */
@@ -51,7 +51,7 @@ export class OwnWrites {
       if (w === undefined) { kept.push(path); continue }
       this.written.delete(path)
       if (nowMs - w.atMs > ECHO_WINDOW_MS) { kept.push(path); continue }
-      const s = await lstat(join(root, path)).catch((err: NodeJS.ErrnoException) => err.code === 'ENOENT' ? 'gone' as const : undefined)
+      const s = await lstatNow(join(root, path)).catch((err: NodeJS.ErrnoException) => err.code === 'ENOENT' ? 'gone' as const : undefined)
       const isEcho = w.isGone
         ? s === 'gone'
         : typeof s === 'object' && s.isFile() && s.ino === w.inode && s.size === w.sizeBytes && Math.floor(s.mtimeMs) === w.mtimeMs && (s.mode & 0o7777) === w.mode
