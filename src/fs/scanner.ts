@@ -144,6 +144,14 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   private readonly isLocalOnly: () => boolean
   readonly ignore: IgnoreRules
   private readonly isSelected: (path: string, kind: FileKind) => boolean
+  private isStopping = false
+  /**
+   * Small files are read synchronously (see SYNC_READ_MAX_BYTES) until such reads hold the thread
+   * longer than SLOW_SYNC_READ_MS on average (a spinning disk, a network mount): then the rest of
+   * the scan reads through the thread pool, where waits overlap. Each scan tries again.
+   */
+  private isSyncReadFast = true
+  private syncReadAverageMs = 0
 
   constructor ({ folderId, root, store, device, now = Date.now, staleTempsBeforeMs = 0, batchChanges = 500, batchBytes = 64 * 1024 * 1024, isSelected = () => true, isLocalOnly = () => false }: ScannerOptions) {
     super()
@@ -159,15 +167,6 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     this.batchBytes = batchBytes
     this.ignore = new IgnoreRules(root)
   }
-
-  private isStopping = false
-  /**
-   * Small files are read synchronously (see SYNC_READ_MAX_BYTES) until such reads hold the thread
-   * longer than SLOW_SYNC_READ_MS on average (a spinning disk, a network mount): then the rest of
-   * the scan reads through the thread pool, where waits overlap. Each scan tries again.
-   */
-  private isSyncReadFast = true
-  private syncReadAverageMs = 0
 
   /**
    * Ends a scan under way at its next file or directory chunk with SCAN_STOPPED, and any later
