@@ -4,7 +4,7 @@
 import { lstat, readdir, readlink, stat, unlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { lstatSync, type Stats } from 'node:fs'
+import type { Stats } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { bumpVector } from '../core/clock.js'
 import type { DeviceShort, FileKind } from '../core/types.js'
@@ -14,6 +14,7 @@ import { MARKER_DIR } from '../config.js'
 import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { hashFileStable, hashSmallFileStable, SYNC_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES, type StableHashResult } from './hasher.js'
 import { mapInOrder } from './in-order.js'
+import { lstatOrError } from './lstat-now.js'
 import { IgnoreRules, isTempFile } from './ignore-rules.js'
 import { crashPoint } from '../fault.js'
 import { isKnownNews, vectorOverKnown } from '../core/selection.js'
@@ -275,9 +276,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
   }
 
   /**
-   * Compares sibling paths (or one path) with the index: their lstats run several at a time and
-   * their records come in one LevelDB read, so an unchanged file costs a share of a round trip,
-   * not a get of its own. A directory among them is then walked, in order.
+   * Compares sibling paths (or one path) with the index: they are lstat'ed in turn on this thread
+   * (see lstatOrError) and their records come in one LevelDB read, so an unchanged file costs a
+   * share of a round trip, not a get of its own. A directory among them is then walked, in order.
    */
   private async collectEntries (paths: string[], walk: Walk): Promise<void> {
     this.throwIfStopped()
@@ -582,22 +583,6 @@ function whyUnsyncable (path: string): string | undefined {
     throw err
   }
   return undefined
-}
-
-/**
- * lstat that returns the error instead of throwing, and undefined for a path that is gone.
- * Synchronous on purpose: a rescan's time is mostly lstat calls, and on the thread pool each one
- * costs the main thread a dispatch and a completion (with thread wake-ups) that outweigh the
- * call itself. 100,000 lstats here: 0.28 s of CPU in all synchronously, against 0.9 s through
- * callbacks 16 at a time (1.8 s of main-thread time inside an agent). Callers lstat one chunk of
- * siblings (DIR_CHUNK_ENTRIES) between awaits, so the event loop is held about 1.5 ms at a time.
- */
-function lstatOrError (path: string): Stats | NodeJS.ErrnoException | undefined {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false })
-  } catch (err) {
-    return err as NodeJS.ErrnoException
-  }
 }
 
 /** Drops paths already covered by an ancestor in the list ('' covers everything). */
