@@ -17,7 +17,7 @@ const agents = []
 const step = text => console.log(`\n\x1b[1m== ${text}\x1b[0m`)
 function lansync (home, ...args) {
   console.log(`$ lansync ${args.join(' ')}   [${home === homeA ? 'A' : 'B'}]`)
-  const out = execFileSync(process.execPath, [bin, '--home', home, ...args], { encoding: 'utf8' })
+  const out = execFileSync(bin, ['--home', home, ...args], { encoding: 'utf8' })
   if (out.trim() !== '' && !args.includes('--json')) console.log(out.trimEnd().split('\n').map(l => '  ' + l).join('\n'))
   return out
 }
@@ -25,7 +25,7 @@ async function freePort () {
   return await new Promise(resolve => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
 }
 function startAgent (home, port, name) {
-  const child = spawn(process.execPath, [bin, '--home', home, 'start', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(bin, ['--home', home, 'start', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const onData = d => { output += d; for (const line of d.toString().split('\n')) if (line.trim() !== '') console.log(`  [agent ${name}] ${line.replace(/^\S+ /, '')}`) }
   child.stdout.on('data', onData)

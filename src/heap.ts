@@ -3,7 +3,7 @@
 // young-generation GC or two before it dies (records in a commit batch, blocks in flight). V8
 // lets the old generation grow to up to 4 times what was live after the last full GC before it
 // collects again, so an agent with 50 MiB live sat at 220 MiB of heap through a first scan of
-// 100,000 files.
+// 100,000 files. (The young generation's size is fixed when node starts: bin/lansync.js caps it.)
 import { setFlagsFromString } from 'node:v8'
 
 /**

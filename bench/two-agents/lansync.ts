@@ -10,7 +10,11 @@ import type { Contender, Restartable, WireCounters } from './contender.js'
 import type { NamedProcess } from './memory.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-/** The CLI as users run it: compiled JavaScript (dist/), no TypeScript loader in the agents' memory or start-up. */
+/**
+ * The CLI as users run it: the `lansync` command (run as an executable, so with the node flags its
+ * first lines give: see bin/lansync.js) over compiled JavaScript (dist/), no TypeScript loader in
+ * the agents' memory or start-up.
+ */
 const CLI = join(ROOT, 'bin/lansync.js')
 const FOLDER_ID = 'docs'
 
@@ -22,7 +26,7 @@ export async function buildLansync (): Promise<void> {
 }
 
 async function lansync (home: string, args: string[]): Promise<string> {
-  return await runAsync(`lansync ${args[0]}`, process.execPath, [CLI, '--home', home, ...args], { timeoutMs: 120_000 })
+  return await runAsync(`lansync ${args[0]}`, CLI, ['--home', home, ...args], { timeoutMs: 120_000 })
 }
 
 export class LansyncContender implements Contender, Restartable {
@@ -32,7 +36,7 @@ export class LansyncContender implements Contender, Restartable {
   readonly receiverDir: string
   readonly ignoredAtRoot = ['.lansync']
   readonly notes = [
-    'lansync: two agents (node bin/lansync.js start --listen 127.0.0.1:PORT --no-mdns, the CLI built from the sources at the start of the run), mDNS off in config; ' +
+    'lansync: two agents (bin/lansync.js start --listen 127.0.0.1:PORT --no-mdns, the CLI built from the sources at the start of the run), mDNS off in config; ' +
       'changes are noticed by the sender\'s own file watcher (no scan is triggered); done = trees equal and the receiver\'s status shows the folder idle with nothing needed from the sender; ' +
       'wire bytes = the receiver\'s status bytesReceived + bytesSent for the sender (application bytes before Noise encryption), block = blockBytesReceived'
   ]
@@ -82,9 +86,9 @@ export class LansyncContender implements Contender, Restartable {
   /** Starts the agent of `side` and waits until it says it is ready. */
   private async spawnAgent (side: Side): Promise<void> {
     // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
-    const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.LANSYNC_BENCH_CPU_PROF, '--cpu-prof-name', `${side.name}.cpuprofile`]
-    const agent = startChild(`lansync ${side.name}`, process.execPath,
-      [...profile, CLI, '--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT })
+    const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.LANSYNC_BENCH_CPU_PROF} --cpu-prof-name=${side.name}.cpuprofile` } }
+    const agent = startChild(`lansync ${side.name}`, CLI,
+      ['--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT, ...profile })
     side.agent = agent
     await waitFor(() => {
       if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)

@@ -1,0 +1,65 @@
+// bin/lansync.js, the `lansync` command as installed: a shell script and an ES module in one file.
+// Run as a command, it must become node (the same process) with the young-generation cap that
+// M1's memory figure depends on; run as `node bin/lansync.js`, node must run it as plain
+// JavaScript. Runs the build (dist/), which `npm ci` makes.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { ROOT, cleanupAll, onCleanup, tempDir, waitFor } from '../helpers/cli.js'
+
+const BIN = join(ROOT, 'bin/lansync.js')
+
+function assertBuilt (): void {
+  assert.ok(existsSync(join(ROOT, 'dist/cli/main.js')), 'dist/ is missing: run `npm run build` (npm ci does) before this test')
+}
+
+/** The argv of a running process, from /proc. */
+function commandLine (pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(a => a !== '')
+}
+
+test('run as a command, the launcher execs node in its own process, with the young generation capped', async () => {
+  assertBuilt()
+  const home = join(tempDir(), 'home')
+  execFileSync(BIN, ['--home', home, 'init', '--name', 'launcher'], { encoding: 'utf8' })
+  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { output += d })
+  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+  onCleanup(() => { child.kill('SIGKILL') })
+  await waitFor(() => output.includes(' ready'), { timeoutMs: 30_000, what: `the agent to start; output:\n${output}` })
+  // exec: the pid spawned is node now, not a shell waiting on a child node.
+  const argv = commandLine(child.pid as number)
+  assert.is(basename(argv[0]), 'node', argv.join(' '))
+  assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '))
+  assert.is(argv[argv.indexOf('--max-semi-space-size=4') + 1], BIN)
+  assert.equal(argv.slice(-6), ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'])
+  child.kill('SIGTERM')
+  assert.is(await exited, 0, output)
+})
+
+test('run by node, the launcher is plain JavaScript: same commands, same exit codes', () => {
+  assertBuilt()
+  const home = join(tempDir(), 'home')
+  const out = execFileSync(process.execPath, [BIN, '--home', home, 'init', '--name', 'by-node'], { encoding: 'utf8' })
+  assert.match(out, /[A-Z0-9]{7}-/) // the new device's ID
+  const id = execFileSync(BIN, ['--home', home, 'id'], { encoding: 'utf8' })
+  assert.ok(out.includes(id.trim()), `${out} / ${id}`)
+  // A bad command fails the same way either way, with the CLI's own message and code.
+  for (const argv of [[BIN], [process.execPath, BIN]]) {
+    try {
+      execFileSync(argv[0], [...argv.slice(1), '--home', home, 'no-such-command'], { encoding: 'utf8', stdio: 'pipe' })
+      assert.unreachable('an unknown command succeeded')
+    } catch (err) {
+      const e = err as { status: number, stderr: string }
+      assert.is.not(e.status, 0)
+      assert.match(e.stderr, /no-such-command|Unknown/i)
+    }
+  }
+})
+
+test.after(cleanupAll)
+test.run()
