@@ -10,9 +10,8 @@
 // and never gives it back. At 16 MiB a semi-space that was 32 MiB of resident memory, a fifth of
 // the agent's; at 4 MiB the peak RSS of an agent holding 100,000 files fell from 156–162 to
 // 134–138 MiB, at about the same scan and sync speed (`npm run bench`; a 1 MiB cap cost about 20%
-// of the speed). V8
-// sets this size when the process starts, so it is a flag of the node command: it cannot be set
-// from inside (src/heap.ts sets what can be).
+// of the speed). V8 sets this size when the process starts, so it is a flag of the node command:
+// it cannot be set from inside (src/heap.ts sets what can be).
 //
 // Thin launcher: runs the compiled CLI (built by `npm run build`, which `npm ci` runs via `prepare`).
 import { main } from '../dist/cli/main.js'
