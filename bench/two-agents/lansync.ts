@@ -25,6 +25,14 @@ export async function buildLansync (): Promise<void> {
   await runAsync('tsc (npm run build)', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { timeoutMs: 300_000 })
 }
 
+/** The node flags bin/lansync.js starts node with when run as a command (its `exec node FLAGS "$0"` line). */
+function launcherNodeFlags (): string[] {
+  const line = readFileSync(CLI, 'utf8').split('\n').find(l => l.includes('exec node '))
+  const flags = line?.match(/exec node (.*) "\$0"/)?.[1]
+  if (flags === undefined) throw new Error(`${CLI} has no \`exec node FLAGS "$0"\` line`)
+  return flags.split(/\s+/)
+}
+
 async function lansync (home: string, args: string[]): Promise<string> {
   return await runAsync(`lansync ${args[0]}`, CLI, ['--home', home, ...args], { timeoutMs: 120_000 })
 }
@@ -85,10 +93,14 @@ export class LansyncContender implements Contender, Restartable {
 
   /** Starts the agent of `side` and waits until it says it is ready. */
   private async spawnAgent (side: Side): Promise<void> {
-    // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops.
-    const profile = process.env.LANSYNC_BENCH_CPU_PROF === undefined ? {} : { env: { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.LANSYNC_BENCH_CPU_PROF} --cpu-prof-name=${side.name}.cpuprofile` } }
-    const agent = startChild(`lansync ${side.name}`, CLI,
-      ['--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns'], { cwd: ROOT, ...profile })
+    const args = ['--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns']
+    // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops. Node
+    // takes --cpu-prof only on its command line, so the agent is then started as the launcher
+    // would start it, with that flag added.
+    const profileDir = process.env.LANSYNC_BENCH_CPU_PROF
+    const agent = profileDir === undefined
+      ? startChild(`lansync ${side.name}`, CLI, args, { cwd: ROOT })
+      : startChild(`lansync ${side.name}`, process.execPath, [...launcherNodeFlags(), '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${side.name}.cpuprofile`, CLI, ...args], { cwd: ROOT })
     side.agent = agent
     await waitFor(() => {
       if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
