@@ -102,10 +102,10 @@ export class LansyncContender implements Contender, Restartable {
       ? startChild(`lansync ${side.name}`, CLI, args, { cwd: ROOT })
       : startChild(`lansync ${side.name}`, process.execPath, [...launcherNodeFlags(), '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${side.name}.cpuprofile`, CLI, ...args], { cwd: ROOT })
     side.agent = agent
-    await waitFor(() => {
-      if (agent.process.exitCode !== null) throw new Error(`the ${side.name} agent exited:\n${agent.output()}`)
-      return agent.output().includes(' ready')
-    }, { timeoutMs: 600_000, intervalMs: 20, what: `the lansync ${side.name} agent to start` })
+    // An agent that exits ends the wait at once (waitFor takes a thrown error for "not yet").
+    const hasExited = (): boolean => agent.process.exitCode !== null || agent.process.signalCode !== null
+    await waitFor(() => hasExited() || agent.output().includes(' ready'), { timeoutMs: 600_000, intervalMs: 20, what: `the lansync ${side.name} agent to start` })
+    if (!agent.output().includes(' ready')) throw new Error(`the ${side.name} agent exited (${agent.process.exitCode ?? agent.process.signalCode ?? '?'}) before it was ready:\n${agent.output()}`)
   }
 
   /** Resolves once the sender's folder is idle after a scan that ended at or after `sinceMs` (epoch ms). */
