@@ -40,7 +40,7 @@ const DEFAULT_RETRY_MS = 10_000
 
 /**
  * Files of a group written at once. Each write waits mostly on its fsync, which runs on libuv's
- * thread pool (see UV_THREADPOOL_SIZE in cli/main.ts): more at once only queues there.
+ * thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise): more at once only queues there.
  */
 const GROUP_WRITES_AT_ONCE = 8
 
