@@ -22,8 +22,10 @@ function commandLine (pid: number): string[] {
 
 test('run as a command, the launcher execs node in its own process, with the young generation capped', async () => {
   assertBuilt()
-  const home = join(tempDir(), 'home')
-  execFileSync(BIN, ['--home', home, 'init', '--name', 'launcher'], { encoding: 'utf8' })
+  // Arguments reach the CLI as given, through sh ("$@"): spaces, quotes and $ untouched.
+  const home = join(tempDir(), 'a home')
+  const name = 'launcher "x" $HOME'
+  assert.match(execFileSync(BIN, ['--home', home, 'init', '--name', name], { encoding: 'utf8' }), `Created device "${name}" in ${home}`)
   const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', d => { output += d })
