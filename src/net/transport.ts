@@ -403,17 +403,34 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   get isOpen (): boolean { return !this.isClosing && !this.isClosed }
 
   /**
-   * Queues bytes for sending; they must not be modified afterwards. Returns false when the send
-   * buffer is full: wait for 'drain' (or waitDrain()) before sending more. A closed connection
-   * drops the bytes and returns false; its 'close' event tells why.
+   * Queues bytes for sending, given as one buffer or several to send one after another; they must
+   * not be modified afterwards. Returns false when the send buffer is full: wait for 'drain' (or
+   * waitDrain()) before sending more. A closed connection drops the bytes and returns false; its
+   * 'close' event tells why.
    */
-  send (bytes: Uint8Array): boolean {
+  send (...parts: Uint8Array[]): boolean {
     if (!this.isOpen) return false
     let isBelowMark = true
-    for (let offset = 0; offset < bytes.byteLength; offset += MAX_MESSAGE_BYTES) {
-      isBelowMark = this.stream.write(bytes.subarray(offset, offset + MAX_MESSAGE_BYTES))
+    // The bytes are the parts' concatenation. Pieces of a part go out as they are (secret-stream
+    // copies each message once, as it encrypts it); only pieces too small to fill a message
+    // (headers, small payloads) are gathered into one, so a block never costs a copy here.
+    let gathered: Uint8Array[] = []
+    let gatheredBytes = 0
+    const flush = (): void => {
+      if (gatheredBytes > 0) isBelowMark = this.stream.write(gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes))
+      gathered = []
+      gatheredBytes = 0
     }
-    this.bytesSent += bytes.byteLength
+    for (const part of parts) {
+      for (let offset = 0; offset < part.byteLength; offset += MAX_MESSAGE_BYTES) {
+        const piece = part.subarray(offset, offset + MAX_MESSAGE_BYTES)
+        if (gatheredBytes + piece.byteLength > MAX_MESSAGE_BYTES) flush()
+        gathered.push(piece)
+        gatheredBytes += piece.byteLength
+        this.bytesSent += piece.byteLength
+      }
+    }
+    flush()
     if (!isBelowMark) this.isDraining = true
     return isBelowMark
   }

@@ -97,6 +97,35 @@ export function encodeMessage (message: Message): Buffer {
   return packr.pack(toWire(message))
 }
 
+/** msgpack's bin 8 header of an empty byte string: what a response's `data` packs to when empty. */
+const EMPTY_BIN = [0xc4, 0x00]
+
+/**
+ * encodeMessage's bytes as pieces to send one after another: a response's block data is a piece
+ * of its own, the caller's buffer itself, instead of being copied into the payload. Blocks are
+ * nearly all a connection sends, and the copy (into a payload buffer msgpackr allocates afresh
+ * about once per block) was a second gigabyte allocated and freed per gigabyte sent.
+ * `data` is the last field of a response's map (toWire), so the payload is the map packed with
+ * an empty `data`, whose bin header is then swapped for one of the real length, then the bytes.
+ */
+export function encodeMessageParts (message: Message): Uint8Array[] {
+  if (message.type !== 'response' || message.data === undefined) return [encodeMessage(message)]
+  const head = packr.pack(toWire({ ...message, data: new Uint8Array(0) }))
+  const binAt = head.byteLength - EMPTY_BIN.length
+  if (head[binAt] !== EMPTY_BIN[0] || head[binAt + 1] !== EMPTY_BIN[1]) throw new Error('msgpackr no longer packs an empty response.data as bin 8 last; encodeMessageParts must change')
+  return [Buffer.concat([head.subarray(0, binAt), binHeader(message.data.byteLength)]), message.data]
+}
+
+/** msgpack's header of a byte string of `length` bytes, in the smallest format (as msgpackr writes it). */
+function binHeader (length: number): Uint8Array {
+  if (length < 0x100) return Uint8Array.of(0xc4, length)
+  if (length < 0x10000) return Uint8Array.of(0xc5, length >>> 8, length & 0xff)
+  const header = Buffer.allocUnsafe(5)
+  header[0] = 0xc6
+  header.writeUInt32BE(length, 1)
+  return header
+}
+
 /**
  * Decodes and validates one payload. Throws LansyncError: PROTOCOL_DECODE for bytes that are not
  * one msgpack value within the limits, PROTOCOL_INVALID_MESSAGE for a bad field or unknown type

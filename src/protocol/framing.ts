@@ -7,14 +7,23 @@ export const FRAME_HEADER_BYTES = 4
 
 /** Length prefix + payload. Throws PROTOCOL_FRAME_TOO_LARGE rather than emit what a peer must refuse. */
 export function encodeFrame (payload: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES): Buffer {
-  if (payload.byteLength === 0) throw new LansyncError('PROTOCOL_DECODE', 'refusing to send an empty frame')
-  if (payload.byteLength > maxFrameBytes) {
-    throw new LansyncError('PROTOCOL_FRAME_TOO_LARGE', `message of ${payload.byteLength} bytes exceeds the frame limit of ${maxFrameBytes}`)
+  return Buffer.concat(encodeFrameParts([payload], maxFrameBytes))
+}
+
+/**
+ * encodeFrame for a payload given as pieces (see encodeMessageParts): the length prefix, then the
+ * pieces themselves, uncopied. Their concatenation is encodeFrame's bytes.
+ */
+export function encodeFrameParts (payload: Uint8Array[], maxFrameBytes = MAX_FRAME_BYTES): Uint8Array[] {
+  let length = 0
+  for (const part of payload) length += part.byteLength
+  if (length === 0) throw new LansyncError('PROTOCOL_DECODE', 'refusing to send an empty frame')
+  if (length > maxFrameBytes) {
+    throw new LansyncError('PROTOCOL_FRAME_TOO_LARGE', `message of ${length} bytes exceeds the frame limit of ${maxFrameBytes}`)
   }
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength)
-  frame.writeUInt32BE(payload.byteLength, 0)
-  frame.set(payload, FRAME_HEADER_BYTES)
-  return frame
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES)
+  header.writeUInt32BE(length, 0)
+  return [header, ...payload]
 }
 
 export interface FrameDecoderOptions {

@@ -3,8 +3,8 @@
 // reason; it never takes the agent down.
 import { EventEmitter } from 'node:events'
 import type { Connection } from '../net/transport.js'
-import { FrameDecoder, encodeFrame } from '../protocol/framing.js'
-import { decodeMessage, encodeMessage } from '../protocol/codec.js'
+import { FrameDecoder, encodeFrame, encodeFrameParts } from '../protocol/framing.js'
+import { decodeMessage, encodeMessage, encodeMessageParts } from '../protocol/codec.js'
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type Message, IDLE_TIMEOUT_MS, PING_INTERVAL_MS } from '../protocol/messages.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
@@ -178,7 +178,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private write (message: Message): boolean {
     if (this.isClosed) return false
-    return this.conn.send(encodeFrame(encodeMessage(message)))
+    return this.conn.send(...encodeFrameParts(encodeMessageParts(message)))
   }
 
   private async writeAndDrain (message: Message): Promise<void> {

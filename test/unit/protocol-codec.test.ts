@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
-import { decodeMessage, encodeMessage, recordFromWire, recordToWire } from '../../src/protocol/codec.js'
+import { decodeMessage, encodeMessage, encodeMessageParts, recordFromWire, recordToWire } from '../../src/protocol/codec.js'
 import { MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_RECORDS_PER_BATCH, MESSAGE_IDS, type Message } from '../../src/protocol/messages.js'
 import { isLansyncError, type ErrorCode } from '../../src/errors.js'
 import type { FileRecord } from '../../src/core/types.js'
@@ -92,6 +92,25 @@ test('records: defaults are omitted on the wire and restored on decode', () => {
   assert.equal(Object.keys(recordToWire(records[0])), ['p', 'k', 's', 't', 'm', 'v', 'b', 'h', 'o', 'q'])
   // Explicit defaults are accepted too.
   assert.equal(recordFromWire({ ...wire, d: false, b: [], l: '' }), records[2])
+})
+
+test('a message sent as parts is byte for byte the encoded message; a response\'s data is its own buffer, uncopied', () => {
+  // Each bin header size, and its edges: 8-bit up to 255 bytes, 16-bit up to 65,535, 32-bit above.
+  for (const size of [1, 255, 256, 65_535, 65_536, MAX_BLOCK_BYTES]) {
+    for (const id of [0, 127, 128, 0xffffffff]) {
+      const data = Buffer.alloc(size, size & 0xff)
+      const message: Message = { type: 'response', id, data }
+      const parts = encodeMessageParts(message)
+      assert.is(parts.length, 2)
+      assert.ok(parts[1] === data, 'the block data was copied')
+      assert.ok(Buffer.concat(parts).equals(encodeMessage(message)), `size ${size}, id ${id}`)
+      assert.equal(decodeMessage(Buffer.concat(parts)), message)
+    }
+  }
+  for (const message of messages.filter(m => m.type !== 'response' || m.data === undefined)) {
+    assert.ok(Buffer.concat(encodeMessageParts(message)).equals(encodeMessage(message)), message.type)
+  }
+  assert.throws(() => encodeMessageParts({ type: 'response', id: 1, data: Buffer.from('x'), error: 'NOT_AVAILABLE' }), TypeError)
 })
 
 test('encoding a response with neither or both of data and error is a programmer error', () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
-import { encodeFrame, FrameDecoder } from '../../src/protocol/framing.js'
+import { encodeFrame, encodeFrameParts, FrameDecoder } from '../../src/protocol/framing.js'
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js'
 import { MAX_FRAME_BYTES } from '../../src/protocol/messages.js'
 import { isLansyncError, type ErrorCode } from '../../src/errors.js'
@@ -30,6 +30,16 @@ test('a frame is a 4-byte big-endian length and the payload', () => {
   const frame = encodeFrame(Buffer.from('abc'))
   assert.is(frame.toString('hex'), '00000003616263')
   assert.is(encodeFrame(new Uint8Array(0x010203)).subarray(0, 4).toString('hex'), '00010203')
+})
+
+test('a frame of parts is the length prefix then the parts themselves, and the same bytes as encodeFrame', () => {
+  const parts = [Buffer.from('ab'), Buffer.alloc(0), Buffer.alloc(70_000, 5)]
+  const framed = encodeFrameParts(parts)
+  assert.is(framed.length, 4)
+  assert.ok(framed[1] === parts[0] && framed[3] === parts[2], 'a part was copied')
+  assert.ok(Buffer.concat(framed).equals(encodeFrame(Buffer.concat(parts))))
+  throwsCode(() => encodeFrameParts([new Uint8Array(0), new Uint8Array(0)]), 'PROTOCOL_DECODE')
+  throwsCode(() => encodeFrameParts([new Uint8Array(6), new Uint8Array(5)], 10), 'PROTOCOL_FRAME_TOO_LARGE')
 })
 
 test('encodeFrame refuses empty and oversized payloads', () => {

@@ -372,6 +372,29 @@ test('backpressure: send returns false, drain resumes, a few MiB arrive intact a
   assert.is(out.bytesReceived, 0)
 })
 
+test('several buffers in one send arrive as their concatenation, in order, counted once', async () => {
+  const a = crypto.keyPair(); const b = crypto.keyPair()
+  const ta = transport(a, [b]); const tb = transport(b, [a])
+  const { port } = await tb.listen(HOST, 0)
+  const accepted = nextEvent<Connection>(tb, 'connection')
+  const out = await ta.dial(HOST, port, b.publicKey)
+  const inc = await accepted
+  const got = collect(inc)
+  // Small parts gathered into one message, parts larger than a message split, empty ones skipped.
+  const sends = [
+    [Buffer.from('abcd'), Buffer.from('xyz'), Buffer.alloc(100_000, 1)],
+    [Buffer.alloc(0), Buffer.alloc(16 * 1024, 2), Buffer.alloc(16 * 1024 - 1, 3), Buffer.from('!')],
+    [Buffer.alloc(40_000, 4)],
+    []
+  ]
+  const expected = Buffer.concat(sends.flat())
+  for (const parts of sends) out.send(...parts)
+  await until(() => got.bytes().length >= expected.length, 'all bytes to arrive')
+  assert.ok(got.bytes().equals(expected))
+  assert.is(out.bytesSent, expected.length)
+  assert.is(inc.bytesReceived, expected.length)
+})
+
 test('a receiver that stops reading pushes back on the sender', async () => {
   const a = crypto.keyPair(); const b = crypto.keyPair()
   const ta = transport(a, [b]); const tb = transport(b, [a])
