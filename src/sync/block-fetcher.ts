@@ -5,7 +5,7 @@ import { LansyncError } from '../errors.js'
 
 export interface BlockRequest { folder: string, path: string, hash: Uint8Array, sizeBytes: number }
 
-interface Pending { request: BlockRequest, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void }
+interface Pending { request: BlockRequest, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void, consume?: (bytes: Uint8Array) => Promise<void> }
 
 export interface BlockFetcherOptions {
   /** Sends one request message; the fetcher picks its id. */
@@ -19,6 +19,13 @@ export interface BlockFetcherOptions {
   throttle?: (sizeBytes: number) => Promise<void>
 }
 
+/**
+ * Block bytes requested and not yet stored, by default. The protocol allows 16 MiB; 8 MiB keeps a
+ * 100 ms round trip at 80 MB/s, and on loopback it took W2 (4 × 256 MiB) from 21–23 s to 19.4 s
+ * and the receiver's peak RSS from 148–151 to 138–140 MiB (less memory in flight to fault in).
+ */
+const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024
+
 export class BlockFetcher {
   private readonly send: BlockFetcherOptions['send']
   private readonly windowBytes: number
@@ -29,17 +36,23 @@ export class BlockFetcher {
   private nextId = 1
   private inFlightBytes = 0
   private closedWith: Error | undefined
+  /** Bumped by close(), which empties the window: a block still being consumed then frees nothing. */
+  private generation = 0
   /** Block payload bytes received and verified. */
   bytesReceived = 0
 
-  constructor ({ send, windowBytes = 16 * 1024 * 1024, throttle }: BlockFetcherOptions) {
+  constructor ({ send, windowBytes = DEFAULT_WINDOW_BYTES, throttle }: BlockFetcherOptions) {
     this.send = send
     this.throttle = throttle
     this.windowBytes = windowBytes
   }
 
-  /** Fetches one block; resolves with bytes whose SHA-256 equals `request.hash`. */
-  async fetch (request: BlockRequest): Promise<Uint8Array> {
+  /**
+   * Fetches one block; resolves with bytes whose SHA-256 equals `request.hash`, once `consume`
+   * (if given) has finished with them. The block counts against the window until then: received
+   * blocks waiting for a slow disk hold back requests, instead of piling up in memory.
+   */
+  async fetch (request: BlockRequest, consume?: (bytes: Uint8Array) => Promise<void>): Promise<Uint8Array> {
     if (this.closedWith !== undefined) throw this.closedWith
     if (this.waiting.length > 0 || !this.fits(request.sizeBytes)) {
       // Wait in line; release() admits (and counts) us once the window has room. Waking only the
@@ -62,7 +75,7 @@ export class BlockFetcher {
     const id = this.nextId
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
     return await new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { request, resolve, reject })
+      this.pending.set(id, { request, resolve, reject, consume })
       this.send({ type: 'request', id, ...request })
     })
   }
@@ -72,20 +85,29 @@ export class BlockFetcher {
     const entry = this.pending.get(id)
     if (entry === undefined) throw new LansyncError('PROTOCOL_UNEXPECTED', `response ${id} answers no request`)
     this.pending.delete(id)
-    this.release(entry.request.sizeBytes)
     if (data === undefined) {
+      this.release(entry.request.sizeBytes)
       entry.reject(new LansyncError('PEER_BLOCK_UNAVAILABLE', `peer cannot serve a block of ${entry.request.path}: ${error ?? 'no reason'}`))
       return
     }
     const actual = createHash('sha256').update(data).digest()
     if (data.byteLength !== entry.request.sizeBytes || !actual.equals(Buffer.from(entry.request.hash))) {
+      this.release(entry.request.sizeBytes)
       // A wrong block is the peer's fault: the connection is closed by the caller.
       const err = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a block of ${entry.request.path} that does not match its hash`)
       entry.reject(err)
       throw err
     }
     this.bytesReceived += data.byteLength
-    entry.resolve(data)
+    if (entry.consume === undefined) {
+      this.release(entry.request.sizeBytes)
+      entry.resolve(data)
+      return
+    }
+    const generation = this.generation
+    entry.consume(data).then(() => entry.resolve(data), entry.reject).finally(() => {
+      if (generation === this.generation) this.release(entry.request.sizeBytes) // close() emptied the window already
+    })
   }
 
   get inFlight (): number { return this.pending.size }
@@ -93,6 +115,7 @@ export class BlockFetcher {
   /** Fails every pending and future request (the connection is gone). */
   close (err: Error): void {
     this.closedWith ??= err
+    this.generation += 1
     for (const entry of this.pending.values()) entry.reject(err)
     this.pending.clear()
     this.inFlightBytes = 0

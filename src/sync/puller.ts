@@ -622,11 +622,10 @@ export class Puller {
     const fetches: Array<Promise<void>> = []
     for (const [i, block] of unique.entries()) {
       if (held[i]) continue
-      const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes })
-        .then(async bytes => {
-          await store.putBlock(block.hash, bytes, { isKnownMissing: true })
-          crashPoint('pull:block-stored')
-        })
+      const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes }, async bytes => {
+        await store.putBlock(block.hash, bytes, { isKnownMissing: true })
+        crashPoint('pull:block-stored')
+      }).then(() => {})
       // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
       fetched.catch(() => {})
       fetches.push(fetched)

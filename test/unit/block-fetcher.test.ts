@@ -63,4 +63,52 @@ test('a request goes out only once the receive throttle lets it; closing meanwhi
   assert.equal(sent, [1], 'a request waiting on the throttle is never sent after close')
 })
 
+
+test('a block being stored (consumed) still counts against the window; a failed store rejects its fetch and frees its room', async () => {
+  const sent: number[] = []
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), windowBytes: 150 })
+  const stores: Array<{ bytes: Uint8Array, done: () => void, fail: (err: Error) => void }> = []
+  const consume = async (bytes: Uint8Array): Promise<void> => await new Promise((resolve, reject) => stores.push({ bytes, done: resolve, fail: reject }))
+  const a = block(1); const b = block(2); const c = block(3)
+  const first = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(a), sizeBytes: 100 }, consume)
+  const second = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(b), sizeBytes: 100 }, consume)
+  const third = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(c), sizeBytes: 100 })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1])
+  fetcher.onResponse(1, a, undefined)
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(stores.length, 1, 'the answer went to the store')
+  assert.equal(sent, [1], 'nothing more is asked while the answer is being stored')
+  let isFirstSettled = false
+  void first.then(() => { isFirstSettled = true })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.not.ok(isFirstSettled, 'the fetch waits for its store')
+  stores[0].done()
+  assert.equal(await first, a)
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1, 2], 'stored: the window has room again')
+  fetcher.onResponse(2, b, undefined)
+  await new Promise(resolve => setImmediate(resolve))
+  stores[1].fail(Object.assign(new Error('disk full'), { code: 'DISK_FULL' }))
+  await second.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'DISK_FULL'))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1, 2, 3], 'a failed store frees its room too')
+  fetcher.onResponse(3, c, undefined)
+  assert.equal(await third, c)
+})
+
+test('closing while a block is being stored: later fetches fail, and the store finishing frees nothing twice', async () => {
+  const sent: number[] = []
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), windowBytes: 100 })
+  let finish = (): void => {}
+  const a = block(1)
+  const first = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(a), sizeBytes: 100 }, async () => await new Promise<void>(resolve => { finish = resolve }))
+  await new Promise(resolve => setImmediate(resolve))
+  fetcher.onResponse(sent[0], a, undefined)
+  fetcher.close(new Error('gone'))
+  finish()
+  assert.equal(await first, a, 'a block received before the close is still stored and returned')
+  await fetcher.fetch({ folder: 'f', path: 'q', hash: sha(a), sizeBytes: 100 }).then(() => assert.unreachable(), (err: any) => assert.is(err.message, 'gone'))
+})
+
 test.run()
