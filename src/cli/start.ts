@@ -1,7 +1,7 @@
 // `lansync start`: runs the agent in the foreground until Ctrl-C / SIGTERM.
 import type { Argv } from 'yargs'
 import { Agent } from '../agent.js'
-import { keepHeapNearLiveSize } from '../heap.js'
+import { collectDeadBuffersEarly, keepHeapNearLiveSize } from '../heap.js'
 import { parseBootstrapNode } from '../config.js'
 import { parseRate } from '../core/rate.js'
 import { RATE_HELP } from './limits.js'
@@ -29,6 +29,7 @@ export function startCommand (cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     const maxSendBps = args.maxSend === undefined ? undefined : parseRate(args.maxSend, '--max-send')
     const maxRecvBps = args.maxRecv === undefined ? undefined : parseRate(args.maxRecv, '--max-recv')
     keepHeapNearLiveSize()
+    collectDeadBuffersEarly()
     const agent = await Agent.open(args.home)
     const dashboardPort = args.dashboard === undefined ? undefined : dashboardArg ?? agent.config.dashboard.port
     const bars = new LiveBars(args)
