@@ -50,7 +50,7 @@ async function assertHolds (store: Store, blocks: Uint8Array[], what: string): P
   }
 }
 
-test('runsOf: records one right after another in a pack are read together, up to 1 MiB; anything else alone', () => {
+test('runsOf: records one right after another in a pack are read together, up to 256 KiB; anything else alone', () => {
   const H = 36 // record header
   const at = (pack: number, offset: number, sizeBytes: number): { pack: number, offset: number, sizeBytes: number } => ({ pack, offset, sizeBytes })
   const a = at(1, 8 + H, 100)
@@ -66,10 +66,10 @@ test('runsOf: records one right after another in a pack are read together, up to
   assert.equal(runsOf([a, undefined, b, c]), [{ from: 0, to: 1 }, { from: 1, to: 2 }, { from: 2, to: 4 }], 'a block not held stands alone')
   assert.equal(runsOf([undefined, undefined]), [{ from: 0, to: 1 }, { from: 1, to: 2 }])
   assert.equal(runsOf([]), [])
-  const big = [at(3, 8 + H, 600 * KiB)]
-  big.push(at(3, big[0].offset + 600 * KiB + H, 600 * KiB))
-  big.push(at(3, big[1].offset + 600 * KiB + H, 100 * KiB))
-  assert.equal(runsOf(big), [{ from: 0, to: 1 }, { from: 1, to: 3 }], 'a run stops before 1 MiB')
+  const big = [at(3, 8 + H, 150 * KiB)]
+  big.push(at(3, big[0].offset + 150 * KiB + H, 150 * KiB))
+  big.push(at(3, big[1].offset + 150 * KiB + H, 100 * KiB))
+  assert.equal(runsOf(big), [{ from: 0, to: 1 }, { from: 1, to: 3 }], 'a run stops before 256 KiB')
 })
 
 test('blocks are readable at once, before any commit, and after a close and reopen', async () => {
