@@ -30,9 +30,9 @@ export function keepHeapNearLiveSize (): void {
  * outside the heap, and a buffer's memory is freed only when a GC finds its small JS handle dead.
  * V8 counts those bytes towards starting a GC only past 64 MiB, and its young generation (4 MiB,
  * see bin/lansync.js) fills with handles slowly, so a transfer kept 30–60 MiB of dead buffers at
- * any time, and glibc held on to what they had used. With this, the sender of 4 × 256 MiB over
- * loopback peaked at 118–129 MiB RSS instead of 137–146 (with it and the fetch window changes of
- * BlockFetcher, the receiver at 138–140 instead of 165–188).
+ * any time, and glibc held on to what they had used. With this, the sender of W2 (4 × 256 MiB
+ * over loopback) peaked at 118–128 MiB RSS instead of 138–153, over a dozen runs each; with it
+ * and the fetch window changes of BlockFetcher, the receiver at 136–151 instead of 160–188.
  */
 const BUFFER_GARBAGE_BYTES = 16 * 1024 * 1024
 /**
@@ -43,6 +43,7 @@ const BUSY_CHECK_MS = 20
 const IDLE_CHECK_MS = 1000
 const IDLE_AFTER_MS = 2000
 const IDLE_CHANGE_BYTES = 1024 * 1024
+
 type Gc = (options?: { type?: 'minor' | 'major' }) => void
 
 /**
