@@ -76,6 +76,16 @@ async function sendUntilStuck (conn: Connection): Promise<number> {
   }
 }
 
+/** Two paired transports on loopback: A's connection to B (`out`) and B's end of it (`inc`). */
+async function connectedPair (): Promise<{ a: KeyPair, b: KeyPair, ta: Transport, tb: Transport, port: number, out: Connection, inc: Connection }> {
+  const a = crypto.keyPair(); const b = crypto.keyPair()
+  const ta = transport(a, [b]); const tb = transport(b, [a])
+  const { port } = await tb.listen(HOST, 0)
+  const accepted = nextEvent<Connection>(tb, 'connection')
+  const out = await ta.dial(HOST, port, b.publicKey)
+  return { a, b, ta, tb, port, out, inc: await accepted }
+}
+
 test.after.each(cleanup)
 
 test('two paired devices connect both ways and exchange bytes', async () => {
@@ -275,12 +285,7 @@ test('the unauthenticated cap refuses extra sockets and frees up as they go', as
 })
 
 test('close() is idempotent, ends connections and stops listening', async () => {
-  const a = crypto.keyPair(); const b = crypto.keyPair()
-  const ta = transport(a, [b]); const tb = transport(b, [a])
-  const { port } = await tb.listen(HOST, 0)
-  const accepted = nextEvent<Connection>(tb, 'connection')
-  const out = await ta.dial(HOST, port, b.publicKey)
-  const inc = await accepted
+  const { a, b, ta, tb, port, out, inc } = await connectedPair()
   const outClosed = nextEvent<string>(out, 'close')
   const incClosed = nextEvent<string>(inc, 'close')
   const half = await rawConnect(port)
@@ -300,12 +305,7 @@ test('close() is idempotent, ends connections and stops listening', async () => 
 })
 
 test('Connection.close flushes what was sent and reports the reason on both ends', async () => {
-  const a = crypto.keyPair(); const b = crypto.keyPair()
-  const ta = transport(a, [b]); const tb = transport(b, [a])
-  const { port } = await tb.listen(HOST, 0)
-  const accepted = nextEvent<Connection>(tb, 'connection')
-  const out = await ta.dial(HOST, port, b.publicKey)
-  const inc = await accepted
+  const { ta, tb, out, inc } = await connectedPair()
   const got = collect(inc)
   const incClosed = nextEvent<string>(inc, 'close')
   const outClosed = nextEvent<string>(out, 'close')
@@ -333,12 +333,7 @@ test('listen on an address in use fails with TRANSPORT_LISTEN', async () => {
 })
 
 test('backpressure: send returns false, drain resumes, a few MiB arrive intact and counted', async () => {
-  const a = crypto.keyPair(); const b = crypto.keyPair()
-  const ta = transport(a, [b]); const tb = transport(b, [a])
-  const { port } = await tb.listen(HOST, 0)
-  const accepted = nextEvent<Connection>(tb, 'connection')
-  const out = await ta.dial(HOST, port, b.publicKey)
-  const inc = await accepted
+  const { out, inc } = await connectedPair()
 
   const totalBytes = 8 * 1024 * 1024 + 123
   const sent = createHash('sha256')
@@ -373,12 +368,7 @@ test('backpressure: send returns false, drain resumes, a few MiB arrive intact a
 })
 
 test('several buffers in one send arrive as their concatenation, in order, counted once', async () => {
-  const a = crypto.keyPair(); const b = crypto.keyPair()
-  const ta = transport(a, [b]); const tb = transport(b, [a])
-  const { port } = await tb.listen(HOST, 0)
-  const accepted = nextEvent<Connection>(tb, 'connection')
-  const out = await ta.dial(HOST, port, b.publicKey)
-  const inc = await accepted
+  const { out, inc } = await connectedPair()
   const got = collect(inc)
   // Small parts gathered into one message, parts larger than a message split, empty ones skipped.
   const sends = [
@@ -410,12 +400,7 @@ test('a receiver that stops reading pushes back on the sender', async () => {
 })
 
 test('waitDrain rejects with TRANSPORT_CLOSED when the connection closes first', async () => {
-  const a = crypto.keyPair(); const b = crypto.keyPair()
-  const ta = transport(a, [b]); const tb = transport(b, [a])
-  const { port } = await tb.listen(HOST, 0)
-  const accepted = nextEvent<Connection>(tb, 'connection')
-  const out = await ta.dial(HOST, port, b.publicKey)
-  const inc = await accepted
+  const { out, inc } = await connectedPair()
   await sendUntilStuck(out) // inc never reads, so the buffers stay full
   const waiting = out.waitDrain().then(() => undefined, (e: unknown) => e)
   inc.destroy('go away')
