@@ -85,6 +85,11 @@ async function waitConverged (c: Contender, expect: Expectation, timeoutMs: numb
 async function runCase (c: Contender, testCase: Case, stage: string, memory: PeakMemory): Promise<CaseResult> {
   mkdirSync(stage, { recursive: true })
   const expect = await testCase.prepare(c.senderDir, stage)
+  // The staged data (and the last case's writes) go to disk first: otherwise their writeback lands
+  // inside the timed window, where a tool that fsyncs waits behind it and one that does not
+  // (rsync) does not. (It is not what makes W1 vary from 11 to 20 s between runs here: that
+  // spread stayed the same with it.)
+  run('sync', [], { timeoutMs: 120_000 })
   const before = await c.counters()
   memory.reset()
   testCase.apply(c.senderDir, stage)
@@ -170,7 +175,7 @@ export async function runTwoAgentBench ({ isQuick, tools = [...TOOLS], isInstall
     if (!memory.isResettable) notes.push(`${tool}: /proc/PID/clear_refs was not writable: peak RSS per case runs from the process start`)
   }
   removeDir(work)
-  notes.push('times: from the instant the change is in place on the sender (renamed in from a staging dir on the same filesystem) to the first poll that sees it on the receiver; ' +
+  notes.push('times: from the instant the change is in place on the sender (renamed in from a staging dir on the same filesystem, after a `sync` so that no earlier writes are still going to disk) to the first poll that sees it on the receiver; ' +
     'every case then checks the whole receiver tree against the sender\'s by SHA-256 (untimed); the tools run one after another on their own copies of the same data')
   notes.push('peak RSS per case: VmHWM of each process (with its children) from /proc, its kernel peak cleared (clear_refs 5) as the case starts and sampled every 100 ms; the table shows the largest process of the tool. VmHWM counts file-backed pages a process maps too; private memory (RssAnon, largest sample) is in the JSON')
   return { cases: rows, notes, networkChecks: checks, isOk }
