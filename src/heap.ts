@@ -44,7 +44,7 @@ const IDLE_CHECK_MS = 1000
 const IDLE_AFTER_MS = 2000
 const IDLE_CHANGE_BYTES = 1024 * 1024
 
-type Gc = (options?: { type?: 'minor' | 'major' }) => void
+type Gc = (options?: { type?: 'minor' }) => void
 
 /**
  * Collects dead buffers before they pile up (see BUFFER_GARBAGE_BYTES): a young-generation GC
@@ -57,8 +57,8 @@ type Gc = (options?: { type?: 'minor' | 'major' }) => void
  */
 export function collectDeadBuffersEarly (): void {
   const gc = exposedGc()
-  const limit = externalBytes() + BUFFER_GARBAGE_BYTES
   let last = externalBytes()
+  const limit = last + BUFFER_GARBAGE_BYTES
   // External memory's movement (up or down) since `since`: little over IDLE_AFTER_MS is an idle agent.
   let moved = 0
   let since = performance.now()
