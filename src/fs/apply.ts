@@ -10,6 +10,7 @@ import { joinFolderPath } from '../core/paths.js'
 import type { Store, StoredRecord } from '../store/store.js'
 import { writeFileAtomically, fsyncDir, utimesSeconds, removeFileIfUnchanged, linkIfUnchanged, TargetChangedError } from './atomic.js'
 import { versionContent } from './restore.js'
+import { planContentReads, type ContentRead } from '../core/content-reads.js'
 import { crashPoint, pausePoint } from '../fault.js'
 
 /** What the path looks like on disk after applying: the local facts the index keeps. */
@@ -111,16 +112,80 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
         return linked
       }
     }
-    const source = copyFrom ?? renamedFrom?.path
-    if (source !== undefined && record.kind === 'file') {
+    const nearby = record.kind === 'file' ? contentNearby(root, store, record, local, target, copyFrom ?? renamedFrom?.path) : undefined
+    if (nearby !== undefined) {
       try {
-        return await applyRecordUnmapped(root, store, record, local, target, localFileContent(joinFolderPath(root, source)), isDirSyncDeferred)
+        return await applyRecordUnmapped(root, store, record, local, target, nearby, isDirSyncDeferred)
       } catch (err) {
+        // The file read from changed since it was scanned: the whole-content check caught it.
         if (!(err instanceof SourceChangedError) && !isLansyncError(err, 'STORE_CORRUPT')) throw err
       }
     }
     return await applyRecordUnmapped(root, store, record, local, target, versionContent(store, record), isDirSyncDeferred)
   })
+}
+
+/**
+ * The content of `record` from a file in the folder that holds it (or most of it) already, which
+ * is cheaper to read than the block store, where a file's blocks may lie mixed with other
+ * files' (as they arrived): a copy's or rename's source, read whole; or the file being replaced,
+ * for the blocks it shares with the new version (an edit inside a big file), the rest from the
+ * store. Undefined when there is no such file. What it yields is checked whole against
+ * `record.hash` by the write, so a source changed meanwhile fails there, and the caller falls
+ * back to the store alone.
+ */
+function contentNearby (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target: string, source: string | undefined): AsyncIterable<Uint8Array> | undefined {
+  if (source !== undefined) return localFileContent(joinFolderPath(root, source))
+  if (target !== record.path || local === undefined || local.isDeleted || local.kind !== 'file') return undefined
+  const plan = planContentReads(record.blocks, local.blocks, FILE_READ_BYTES)
+  if (plan.fileBytes === 0) return undefined
+  return mixedContent(joinFolderPath(root, target), store, record.path, plan.reads)
+}
+
+/**
+ * Bytes read from a file in the folder at once (see contentNearby). Rebuilding a 256 MiB file
+ * with 4 KiB changed, fsync included, in a micro-benchmark (four runs each): 0.60–0.64 s with
+ * 1 MiB, 0.68–0.79 s with 256 KiB; from the block store, its blocks mixed with three other
+ * files' as they arrive in a first sync, 0.83–0.98 s.
+ */
+const FILE_READ_BYTES = 1024 * 1024
+
+/**
+ * Content read as `reads` say: ranges of the file at `path` (each read starts before the one
+ * before it is consumed, so the disk is not idle while the writer works), blocks from the store.
+ */
+async function * mixedContent (path: string, store: Store, recordPath: string, reads: ContentRead[]): AsyncGenerator<Uint8Array> {
+  let handle
+  try { handle = await open(path, 'r') } catch (err) { throw new SourceChangedError((err as Error).message) }
+  const readRange = async (read: ContentRead): Promise<Buffer | undefined> => {
+    if (read.from !== 'file') return undefined
+    const buffer = Buffer.allocUnsafe(read.sizeBytes)
+    let done = 0
+    try {
+      while (done < buffer.byteLength) {
+        const { bytesRead } = await handle.read(buffer, done, buffer.byteLength - done, read.offset + done)
+        if (bytesRead === 0) throw new SourceChangedError(`${path} is shorter than when it was scanned`)
+        done += bytesRead
+      }
+    } catch (err) {
+      throw err instanceof SourceChangedError ? err : new SourceChangedError((err as Error).message)
+    }
+    return buffer
+  }
+  let next = readRange(reads[0])
+  try {
+    for (let i = 0; i < reads.length; i++) {
+      const current = next
+      next = i + 1 < reads.length ? readRange(reads[i + 1]) : Promise.resolve(undefined)
+      next.catch(() => {}) // awaited on the next turn, unless this one fails first
+      const read = reads[i]
+      if (read.from === 'file') yield (await current) as Buffer
+      else yield * versionContent(store, { path: recordPath, blocks: read.blocks })
+    }
+  } finally {
+    await next.catch(() => {})
+    await handle.close()
+  }
 }
 
 /**
