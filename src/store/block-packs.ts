@@ -25,9 +25,15 @@ export const DEFAULT_PACK_BYTES = 256 * 1024 * 1024
 const FLUSH_PENDING_BYTES = 64 * 1024 * 1024
 /** `compact` rewrites a pack whose live records fill less than this fraction of it. */
 const SPARSE_LIVE_FRACTION = 0.5
-/** `getMany` looks up this many locations per LevelDB call, and keeps this many reads under way. */
+/** `getMany` looks up this many locations per LevelDB call. */
 const LOOKUP_BATCH = 256
-const READ_AHEAD = 2
+/**
+ * How far `getMany`'s reads run ahead of its consumer, in bytes. Counted in reads (two), a file
+ * whose blocks arrived mixed with other files' blocks, so that its runs are one block long, had
+ * 128 KiB in flight, and the rebuild of a 256 MiB file from such packs waited on each read: 1.46 →
+ * 1.23 s in the bench's D1 (one run each), and a micro-benchmark of it 0.90–0.98 → 0.83–0.92 s.
+ */
+const READ_AHEAD_BYTES = 512 * 1024
 /**
  * Locations of the blocks indexed last, kept in memory: a peer fetches a file's blocks right after
  * this device stored them (scanned or received), one request per block, and a LevelDB get per
@@ -37,9 +43,8 @@ const READ_AHEAD = 2
 const RECENT_LOCATIONS = 16_384
 /**
  * Blocks next to each other in a pack are read together up to this many bytes (see getMany).
- * With READ_AHEAD, what a file being written holds in reads ahead of it: 8 reads of 1 MiB cost
- * the receiver of 4 × 256 MiB 10–16 MiB of peak RSS and gained nothing (reads from the page cache
- * are far faster than the write and fsync they feed; D1's rebuild took 2.1–3.3 s either way).
+ * Reads of 1 MiB, eight ahead, cost the receiver of 4 × 256 MiB 10–16 MiB of peak RSS and gained
+ * nothing over 256 KiB (D1's whole case took 2.1–3.3 s either way).
  */
 const RUN_BYTES = 256 * 1024
 
@@ -137,16 +142,27 @@ export class BlockPacks {
       unknown.forEach((j, k) => { const v = values[k]; if (v !== undefined) locs[j] = decodeLocation(v) })
       const runs = runsOf(locs)
       const reads: Array<Promise<Array<Uint8Array | undefined>>> = []
-      const start = (r: number): void => {
-        if (r >= runs.length) return
-        const read = this.readRunAt(part.slice(runs[r].from, runs[r].to), hexes.slice(runs[r].from, runs[r].to), locs.slice(runs[r].from, runs[r].to), isVerified)
-        read.catch(() => {}) // awaited below, unless the consumer stops first
-        reads[r] = read
+      const runBytes = runs.map(run => locs.slice(run.from, run.to).reduce((n, loc) => n + (loc?.sizeBytes ?? 0), 0))
+      let next = 0
+      let aheadBytes = 0
+      // Runs go ahead of the consumer up to READ_AHEAD_BYTES (and at least the one it waits for).
+      const startAhead = (r: number): void => {
+        while (next < runs.length && (next <= r || aheadBytes + runBytes[next] <= READ_AHEAD_BYTES)) {
+          const run = runs[next]
+          const read = this.readRunAt(part.slice(run.from, run.to), hexes.slice(run.from, run.to), locs.slice(run.from, run.to), isVerified)
+          read.catch(() => {}) // awaited below, unless the consumer stops first
+          reads[next] = read
+          aheadBytes += runBytes[next]
+          next += 1
+        }
       }
-      for (let r = 0; r < READ_AHEAD; r++) start(r)
       for (let r = 0; r < runs.length; r++) {
-        start(r + READ_AHEAD)
-        yield * await reads[r]
+        startAhead(r)
+        const bytes = await reads[r]
+        aheadBytes -= runBytes[r]
+        delete reads[r]
+        startAhead(r)
+        yield * bytes
       }
     }
   }
