@@ -36,8 +36,7 @@ const buffer = Buffer.allocUnsafe(4 * 1024 * 1024)
 
 /** SHA-256 of a file's content (cached while path, size, mtime and inode stay the same). */
 export function hashFile (path: string, { isCached = true } = {}): string {
-  const s = lstatSync(path, { bigint: true })
-  const key = `${s.size}:${s.mtimeNs}:${s.ino}:${s.ctimeNs}`
+  const key = stateKey(path)
   const cached = hashCache.get(path)
   if (isCached && cached?.key === key) return cached.hash
   const hash = createHash('sha256')
@@ -49,6 +48,22 @@ export function hashFile (path: string, { isCached = true } = {}): string {
   const digest = hash.digest('hex')
   hashCache.set(path, { key, hash: digest })
   return digest
+}
+
+/**
+ * hashFile, and whether the file stood still while it was read: its size, mtime, ctime and inode
+ * were the same just before and just after. Then the content hashed was in place when the read
+ * began (a writer that changed it meanwhile changed its mtime and ctime too).
+ */
+export function hashFileSettled (path: string): { hash: string, isSettled: boolean } {
+  const before = stateKey(path)
+  const hash = hashFile(path)
+  return { hash, isSettled: stateKey(path) === before }
+}
+
+function stateKey (path: string): string {
+  const s = lstatSync(path, { bigint: true })
+  return `${s.size}:${s.mtimeNs}:${s.ino}:${s.ctimeNs}`
 }
 
 export function forgetHashes (root: string): void {
