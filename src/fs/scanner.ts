@@ -511,7 +511,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
     let failure: { error: unknown } | undefined
     const onBlock = async (hash: Uint8Array, bytes: Uint8Array): Promise<void> => {
       if (failure !== undefined) throw failure.error
-      const put: Promise<void> = this.store.putBlock(hash, bytes)
+      if (await this.store.hasBlock(hash)) return
+      // Copied: the put outlives this call, and the hasher reuses `bytes` after it.
+      const put: Promise<void> = this.store.putBlock(hash, Buffer.from(bytes), { isKnownMissing: true })
         .catch((error: unknown) => { failure ??= { error } })
         .finally(() => inFlight.delete(put))
       inFlight.add(put)
