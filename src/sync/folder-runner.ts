@@ -30,9 +30,12 @@ export interface PathProblem extends ScanProblem { timeMs: number, source: 'scan
 /** Problems kept per folder; beyond this the oldest are forgotten (the log still has them). */
 const MAX_PROBLEMS = 1000
 
+/** Records of a commit that are `peer`'s own versions, as it sent them (by path). */
+export interface EchoOf { peer: string, paths: ReadonlySet<string> }
+
 interface FolderRunnerEvents {
   /** Records this device changed (committed to the index); the sync layer announces them. */
-  changed: [StoredRecord[]]
+  changed: [StoredRecord[], EchoOf?]
   scanned: [ScanResult]
   progress: [ScanProgress]
   problem: [ScanProblem]
@@ -414,10 +417,14 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
    * Commits changes that did not come from a scan (remote versions, conflict resolutions) and
    * announces them like local ones, so they travel on to third devices. Call inside `exclusive`.
    */
-  async commit (changes: Change[]): Promise<StoredRecord[]> {
+  /**
+   * Records changes and announces them ('changed'). `echoOf` names the records that are a peer's
+   * own versions as it sent them (see Puller.commit): the manifest sender of that peer leaves them out.
+   */
+  async commit (changes: Change[], echoOf?: EchoOf): Promise<StoredRecord[]> {
     const stored = await this.store.commit(this.folder.id, changes)
     this.ownWrites.note(stored)
-    if (stored.length > 0) this.emit('changed', stored)
+    if (stored.length > 0) this.emit('changed', stored, echoOf)
     return stored
   }
 

@@ -1,7 +1,7 @@
 // Sends one folder's manifest to one peer: first everything since what the peer already has
 // (in bounded batches), then each change as it is committed here, in sequence order.
 import type { Store, StoredRecord } from '../store/store.js'
-import type { FolderRunner } from './folder-runner.js'
+import type { EchoOf, FolderRunner } from './folder-runner.js'
 
 export const BATCH_RECORDS = 1000
 export const BATCH_BYTES = 1024 * 1024
@@ -11,6 +11,8 @@ export interface ManifestSenderOptions {
   store: Store
   /** Sequence of ours the peer already has (0 = everything). */
   sinceSequence: number
+  /** The peer's short device ID: its own versions, committed here as it sent them, are not sent back live. */
+  peer?: string
   /** Sends a batch; `isInitial` batches are `manifest` messages, the rest `update`s. Resolves when written. */
   send: (records: StoredRecord[], sequence: number, isInitial: boolean, isLast: boolean) => Promise<void>
 }
@@ -19,16 +21,19 @@ export class ManifestSender {
   private readonly runner: FolderRunner
   private readonly store: Store
   private readonly send: ManifestSenderOptions['send']
+  private readonly peer: string | undefined
   private sentSequence: number
   private isLive = false
   private isClosed = false
   private chain: Promise<void> = Promise.resolve()
-  private readonly onChanged = (records: StoredRecord[]): void => {
+  private readonly onChanged = (records: StoredRecord[], echoOf?: EchoOf): void => {
     if (!this.isLive || this.isClosed) return
-    this.chain = this.chain.then(async () => await this.sendLive(records)).catch(() => {})
+    const echoes = echoOf !== undefined && echoOf.peer === this.peer ? echoOf.paths : undefined
+    this.chain = this.chain.then(async () => await this.sendLive(records, echoes)).catch(() => {})
   }
 
-  constructor ({ runner, store, sinceSequence, send }: ManifestSenderOptions) {
+  constructor ({ runner, store, sinceSequence, send, peer }: ManifestSenderOptions) {
+    this.peer = peer
     this.runner = runner
     this.store = store
     this.sentSequence = sinceSequence
@@ -89,16 +94,18 @@ export class ManifestSender {
     this.sentSequence = Math.max(this.sentSequence, sequence)
   }
 
-  private async sendLive (records: StoredRecord[]): Promise<void> {
+  /**
+   * Sends live changes, less local-only ones and `echoes` (the peer's own versions, just applied
+   * here as it sent them). What is left out counts as sent here, but the peer's idea of our
+   * sequence stays at the last record it got: after a reconnect it is sent those records again.
+   */
+  private async sendLive (records: StoredRecord[], echoes: ReadonlySet<string> | undefined): Promise<void> {
     if (this.isClosed) return
     const after = records.filter(r => r.sequence > this.sentSequence)
-    const fresh = after.filter(r => r.isLocalOnly !== true)
-    if (fresh.length === 0) {
-      for (const r of after) this.sentSequence = Math.max(this.sentSequence, r.sequence)
-      return
-    }
+    const fresh = after.filter(r => r.isLocalOnly !== true && echoes?.has(r.path) !== true)
     for (let i = 0; i < fresh.length; i += BATCH_RECORDS) {
       await this.flush(fresh.slice(i, i + BATCH_RECORDS), false, false)
     }
+    for (const r of after) this.sentSequence = Math.max(this.sentSequence, r.sequence)
   }
 }

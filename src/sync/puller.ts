@@ -28,6 +28,8 @@ export interface PullerOptions {
   peerName?: () => string
   /** False only to apply tombstones a person confirmed (`folder resume`): no mass-delete guard. */
   isGuarded?: boolean
+  /** The peer's short device ID: its own versions, committed as they came, are not announced back to it (see FolderRunner.commit). */
+  peer?: string
 }
 
 /**
@@ -58,6 +60,7 @@ export class Puller {
   private readonly runner: FolderRunner
   private readonly fetcher: BlockFetcher
   private readonly localDevice: string
+  private readonly peer: string | undefined
   private readonly deviceLabel: (short: string) => string
   private readonly peerName: () => string
   private readonly isGuarded: boolean
@@ -93,7 +96,8 @@ export class Puller {
 
   private readonly onRetried: () => void
 
-  constructor ({ runner, fetcher, localDevice, deviceLabel, peerName = () => 'a peer', isGuarded = true, retryMs = DEFAULT_RETRY_MS, onRetried = () => {} }: PullerOptions) {
+  constructor ({ runner, fetcher, localDevice, deviceLabel, peerName = () => 'a peer', isGuarded = true, retryMs = DEFAULT_RETRY_MS, onRetried = () => {}, peer }: PullerOptions) {
+    this.peer = peer
     this.onRetried = onRetried
     this.runner = runner
     this.fetcher = fetcher
@@ -359,7 +363,7 @@ export class Puller {
     const written = writes.filter(({ k }) => applied.has(k))
     const changes: Change[] = written.map(({ k, action, local }) => ({ record: { ...action.record, ...applied.get(k) as Applied }, origin: isSameContent(local, action.record) ? undefined : 'remote' }))
     try {
-      await this.runner.commit(changes)
+      await this.commit(changes, written.map(({ action }) => action.remote))
     } catch (err) {
       // In place but not recorded (the store's disk filled meanwhile): recorded as these remote
       // versions once the store can write, not taken for local edits by the next scan.
@@ -372,6 +376,18 @@ export class Puller {
       }
     }
     return outcomes
+  }
+
+  /**
+   * Commits changes, the record of each made from `remotes[i]`. Those that leave the index holding
+   * the peer's version as it came (same path, vector, author, content, deletion) are marked as
+   * the peer's own: announcing them back would tell it nothing, and cost it a 256 MiB file's whole
+   * block list (some 150 kB) for every such file.
+   */
+  private async commit (changes: Change[], remotes: FileRecord[]): Promise<void> {
+    const echoes = new Set<string>()
+    changes.forEach((change, i) => { if (isPeersVersion(change.record, remotes[i])) echoes.add(change.record.path) })
+    await this.runner.commit(changes, this.peer === undefined || echoes.size === 0 ? undefined : { peer: this.peer, paths: echoes })
   }
 
   /** Writes a remote file's content (or links it, for a rename), not yet recorded. */
@@ -546,7 +562,7 @@ export class Puller {
         crashPoint('apply:renamed')
         const change: Change = { record: { ...action.record, ...applied }, origin: isSameContent(local, action.record) ? undefined : 'remote' }
         try {
-          await this.runner.commit([change])
+          await this.commit([change], [action.remote])
         } catch (err) {
           // In place but not recorded (the store's disk filled meanwhile): recorded as this remote
           // version once the store can write, not taken for a local edit by the next scan.
@@ -570,12 +586,12 @@ export class Puller {
           }
           return
         }
-        await this.runner.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }])
+        await this.commit([{ record: { ...action.record, inode: 0 }, origin: 'remote' }], [action.remote])
         if (action.local.kind !== 'dir' && !this.movedPaths.has(action.record.path)) this.runner.noteRemoteDelete()
         return
       }
       case 'adopt':
-        await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
+        await this.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }], [action.remote])
         return
       case 'announce':
         await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
@@ -592,7 +608,7 @@ export class Puller {
         }
         if (action.winner === 'remote') {
           const applied = await applyRecord(root, store, action.record, local)
-          await this.runner.commit([{ record: { ...action.record, ...applied }, origin: 'remote' }])
+          await this.commit([{ record: { ...action.record, ...applied }, origin: 'remote' }], [action.remote])
         } else {
           await this.runner.commit([{ record: { ...action.record, inode: local?.inode ?? 0 } }])
         }
@@ -642,6 +658,17 @@ interface RequestTurn { after: Promise<void>, issued: () => void }
 
 /** A file the batch being applied deletes, as the index knows it: a rename's source (see renameSources). */
 interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean }
+
+/** Whether `record` is `remote` as the peer sent it, but for the local facts (inode, mtime as applied). */
+function isPeersVersion (record: Change['record'], remote: FileRecord): boolean {
+  return record.path === remote.path && record.isDeleted === remote.isDeleted && record.kind === remote.kind &&
+    record.modifiedBy === remote.modifiedBy && Buffer.compare(record.hash, remote.hash) === 0 && isSameVector(record.vector, remote.vector)
+}
+
+function isSameVector (a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every(k => a[k] === b[k])
+}
 
 /** Whether applying `record` over `local` leaves the same content (no new version in history). */
 function isSameContent (local: StoredRecord | undefined, record: FileRecord): boolean {

@@ -268,6 +268,7 @@ export class Session extends EventEmitter<SessionEvents> {
           localDevice: this.ctx.localDevice,
           deviceLabel: this.ctx.deviceLabel,
           peerName: () => this.peerName !== '' ? this.peerName : this.deviceId.slice(0, 7),
+          peer: this.peerShort,
           onRetried: () => { void this.acknowledge(offered.id).catch(err => { if (!this.isClosed) this.fail(err) }) }
         }),
         peerEpoch: offered.epoch,
@@ -293,6 +294,7 @@ export class Session extends EventEmitter<SessionEvents> {
       runner: link.runner,
       store: this.ctx.store,
       sinceSequence: since,
+      peer: this.peerShort,
       send: async (records, sequence, isInitial, isLast) => {
         const wire = records.map(toWireRecord)
         const message = isInitial

@@ -27,7 +27,7 @@ async function received (d: Device): Promise<{ bytes: number, blockBytes: number
   return { bytes: p.bytesReceived, blockBytes: p.blockBytesReceived }
 }
 
-test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB send under 512 KiB', async () => {
+test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB send under 512 KiB, and nothing comes back', async () => {
   const [a, b] = await makeCluster(['a', 'b'])
   writeRandomFile(join(a.folder, 'big.bin'), 64 * MiB)
   await a.start(); await b.start()
@@ -40,12 +40,17 @@ test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB s
   assert.is(after.blockBytes - before.blockBytes, 0, 'a rename moves no block data')
 
   before = after
+  const echoBefore = await received(a)
   const fd = openSync(join(a.folder, 'renamed.bin'), 'r+')
   writeSync(fd, randomBytes(4096), 0, 4096, 20 * MiB)
   closeSync(fd)
   await waitConverged([a, b])
   after = await received(b)
   assert.ok(after.bytes - before.bytes < 512 * 1024, `4 KiB edit cost ${after.bytes - before.bytes} bytes (${after.blockBytes - before.blockBytes} of block data)`)
+  // b does not announce a's version back to a: its record alone (1,000 block hashes) is ~40 kB.
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const echoAfter = await received(a)
+  assert.ok(echoAfter.bytes - echoBefore.bytes < 8 * 1024, `a got ${echoAfter.bytes - echoBefore.bytes} bytes back from b for its own edit`)
 
   before = after
   const content = readFileSync(join(a.folder, 'renamed.bin'))

@@ -133,5 +133,26 @@ test('a type changed while the agent was off is settled at start: local changes 
   await store.close()
 })
 
+test('live, the manifest sender leaves out a peer\'s own versions applied as it sent them, for that peer only', async () => {
+  const { root, store, scanner } = await setup(() => false)
+  writeFileSync(join(root, 'mine.txt'), 'mine')
+  await scanner.scanAll()
+  const runner = Object.assign(new EventEmitter(), { folder: { id: 'f1' } }) as unknown as FolderRunner // only its 'changed' events
+  const sent = { p: [] as Array<[string[], number]>, q: [] as Array<[string[], number]> }
+  const senders = (['p', 'q'] as const).map(peer => new ManifestSender({ runner, store, sinceSequence: 0, peer, send: async (records, sequence) => { sent[peer].push([records.map(r => r.path), sequence]) } }))
+  for (const s of senders) await s.start()
+  const mine = await store.getRecord('f1', 'mine.txt') as StoredRecord
+  const fromP = await store.commit('f1', [{ record: { ...mine, path: 'from-p.txt', vector: { p: 1 }, modifiedBy: 'p' }, origin: 'remote' }, { record: { ...mine, path: 'merged.txt', vector: { p: 1, [DEVICE]: 1 } }, origin: 'remote' }])
+  runner.emit('changed', fromP, { peer: 'p', paths: new Set(['from-p.txt']) })
+  const later = await store.commit('f1', [{ record: { ...mine, path: 'later.txt', vector: { [DEVICE]: 2 } }, origin: 'local' }])
+  runner.emit('changed', later)
+  await waitFor(() => sent.p.length >= 3 && sent.q.length >= 3, { what: 'the live updates' })
+  assert.equal(sent.p.map(([paths]) => paths), [['mine.txt'], ['merged.txt'], ['later.txt']], 'p is not sent its own version back')
+  assert.equal(sent.q.map(([paths]) => paths), [['mine.txt'], ['from-p.txt', 'merged.txt'], ['later.txt']])
+  assert.equal(sent.p.map(([, sequence]) => sequence), sent.q.map(([, sequence]) => sequence), 'each batch carries the sequence of its last record')
+  for (const s of senders) s.close()
+  await store.close()
+})
+
 test.after(cleanupAll)
 test.run()
