@@ -9,6 +9,14 @@ import { hashBytes } from '../../src/fs/hasher.js'
 import { utimesSeconds } from '../../src/fs/atomic.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
 
+/** An empty folder and a store of its own, in a new temp dir. */
+async function folderAndStore (): Promise<{ root: string, store: Store }> {
+  const dir = tempDir()
+  const root = join(dir, 'folder')
+  mkdirSync(root)
+  return { root, store: await Store.open(join(dir, 'db')) }
+}
+
 test('a remote record is never written or deleted through a symlinked parent directory', async () => {
   const dir = tempDir()
   const root = join(dir, 'folder')
@@ -30,10 +38,7 @@ test('a remote record is never written or deleted through a symlinked parent dir
 })
 
 test('a renamed file is copied from its old path when that still holds the content, else rebuilt from the store', async () => {
-  const dir = tempDir()
-  const root = join(dir, 'folder')
-  mkdirSync(root)
-  const store = await Store.open(join(dir, 'db'))
+  const { root, store } = await folderAndStore()
   try {
     const bytes = Buffer.from('the content of a file that was renamed')
     const hash = createHash('sha256').update(bytes).digest()
@@ -57,10 +62,7 @@ test('a renamed file is copied from its old path when that still holds the conte
 })
 
 test('an edit inside a big file is rebuilt from the blocks the old file holds, the new ones from the store', async () => {
-  const dir = tempDir()
-  const root = join(dir, 'folder')
-  mkdirSync(root)
-  const store = await Store.open(join(dir, 'db'))
+  const { root, store } = await folderAndStore()
   try {
     const old = randomBytes(3 * 1024 * 1024)
     const edited = Buffer.from(old)
