@@ -30,7 +30,7 @@ export interface PathProblem extends ScanProblem { timeMs: number, source: 'scan
 /** Problems kept per folder; beyond this the oldest are forgotten (the log still has them). */
 const MAX_PROBLEMS = 1000
 
-/** Records of a commit that are `peer`'s own versions, as it sent them (by path). */
+/** The records of a commit (by path) that hold a record just as `peer` sent it. */
 export interface EchoOf { peer: string, paths: ReadonlySet<string> }
 
 interface FolderRunnerEvents {
@@ -416,10 +416,8 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
   /**
    * Commits changes that did not come from a scan (remote versions, conflict resolutions) and
    * announces them like local ones, so they travel on to third devices. Call inside `exclusive`.
-   */
-  /**
-   * Records changes and announces them ('changed'). `echoOf` names the records that are a peer's
-   * own versions as it sent them (see Puller.commit): the manifest sender of that peer leaves them out.
+   * `echoOf` names those that hold a record just as a peer sent it (see Puller.commit): the
+   * manifest sender of that peer leaves them out.
    */
   async commit (changes: Change[], echoOf?: EchoOf): Promise<StoredRecord[]> {
     const stored = await this.store.commit(this.folder.id, changes)

@@ -11,7 +11,7 @@ export interface ManifestSenderOptions {
   store: Store
   /** Sequence of ours the peer already has (0 = everything). */
   sinceSequence: number
-  /** The peer's short device ID: its own versions, committed here as it sent them, are not sent back live. */
+  /** The peer's short device ID: records committed here just as it sent them are not sent back live. */
   peer?: string
   /** Sends a batch; `isInitial` batches are `manifest` messages, the rest `update`s. Resolves when written. */
   send: (records: StoredRecord[], sequence: number, isInitial: boolean, isLast: boolean) => Promise<void>
@@ -95,8 +95,8 @@ export class ManifestSender {
   }
 
   /**
-   * Sends live changes, less local-only ones and `echoes` (the peer's own versions, just applied
-   * here as it sent them). What is left out counts as sent here, but the peer's idea of our
+   * Sends live changes, less local-only ones and `echoes` (records just applied here as the peer
+   * sent them). What is left out counts as sent here, but the peer's idea of our
    * sequence stays at the last record it got: after a reconnect it is sent those records again.
    */
   private async sendLive (records: StoredRecord[], echoes: ReadonlySet<string> | undefined): Promise<void> {

@@ -28,7 +28,7 @@ export interface PullerOptions {
   peerName?: () => string
   /** False only to apply tombstones a person confirmed (`folder resume`): no mass-delete guard. */
   isGuarded?: boolean
-  /** The peer's short device ID: its own versions, committed as they came, are not announced back to it (see FolderRunner.commit). */
+  /** The peer's short device ID: records committed just as it sent them are not announced back to it (see FolderRunner.commit). */
   peer?: string
 }
 
@@ -380,9 +380,9 @@ export class Puller {
 
   /**
    * Commits changes, the record of each made from `remotes[i]`. Those that leave the index holding
-   * the peer's version as it came (same path, vector, author, content, deletion) are marked as
-   * the peer's own: announcing them back would tell it nothing, and cost it a 256 MiB file's whole
-   * block list (some 150 kB) for every such file.
+   * the record just as the peer sent it (same path, vector, author, content, deletion) are marked:
+   * announcing them back would tell the peer nothing, and cost a 256 MiB file's whole block list
+   * (some 150 kB) each time.
    */
   private async commit (changes: Change[], remotes: FileRecord[]): Promise<void> {
     const echoes = new Set<string>()
@@ -659,10 +659,11 @@ interface RequestTurn { after: Promise<void>, issued: () => void }
 /** A file the batch being applied deletes, as the index knows it: a rename's source (see renameSources). */
 interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean }
 
-/** Whether `record` is `remote` as the peer sent it, but for the local facts (inode, mtime as applied). */
+/** Whether `record` is `remote` as the peer sent it, but for the inode (a fact of this disk only). */
 function isPeersVersion (record: Change['record'], remote: FileRecord): boolean {
   return record.path === remote.path && record.isDeleted === remote.isDeleted && record.kind === remote.kind &&
-    record.modifiedBy === remote.modifiedBy && Buffer.compare(record.hash, remote.hash) === 0 && isSameVector(record.vector, remote.vector)
+    record.modifiedBy === remote.modifiedBy && Buffer.compare(record.hash, remote.hash) === 0 && isSameVector(record.vector, remote.vector) &&
+    record.mode === remote.mode && record.mtimeMs === remote.mtimeMs && record.sizeBytes === remote.sizeBytes && record.linkTarget === remote.linkTarget
 }
 
 function isSameVector (a: Record<string, number>, b: Record<string, number>): boolean {
