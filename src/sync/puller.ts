@@ -4,6 +4,7 @@
 import { dirname } from 'node:path'
 import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
 import { decideRemote } from '../core/folder-type.js'
+import { vectorsEqual } from '../core/clock.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
 import { LansyncError, isLansyncError } from '../errors.js'
@@ -662,13 +663,8 @@ interface RenameSource { path: string, local: StoredRecord, isLinkTaken: boolean
 /** Whether `record` is `remote` as the peer sent it, but for the inode (a fact of this disk only). */
 function isPeersVersion (record: Change['record'], remote: FileRecord): boolean {
   return record.path === remote.path && record.isDeleted === remote.isDeleted && record.kind === remote.kind &&
-    record.modifiedBy === remote.modifiedBy && Buffer.compare(record.hash, remote.hash) === 0 && isSameVector(record.vector, remote.vector) &&
+    record.modifiedBy === remote.modifiedBy && Buffer.compare(record.hash, remote.hash) === 0 && vectorsEqual(record.vector, remote.vector) &&
     record.mode === remote.mode && record.mtimeMs === remote.mtimeMs && record.sizeBytes === remote.sizeBytes && record.linkTarget === remote.linkTarget
-}
-
-function isSameVector (a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every(k => a[k] === b[k])
 }
 
 /** Whether applying `record` over `local` leaves the same content (no new version in history). */
