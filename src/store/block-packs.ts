@@ -145,7 +145,7 @@ export class BlockPacks {
       const runBytes = runs.map(run => locs.slice(run.from, run.to).reduce((n, loc) => n + (loc?.sizeBytes ?? 0), 0))
       let next = 0
       let aheadBytes = 0
-      // Runs go ahead of the consumer up to READ_AHEAD_BYTES (and at least the one it waits for).
+      // Runs go ahead of the consumer up to READ_AHEAD_BYTES (and at least the next one it waits for).
       const startAhead = (r: number): void => {
         while (next < runs.length && (next <= r || aheadBytes + runBytes[next] <= READ_AHEAD_BYTES)) {
           const run = runs[next]
@@ -156,12 +156,12 @@ export class BlockPacks {
           next += 1
         }
       }
+      startAhead(0)
       for (let r = 0; r < runs.length; r++) {
-        startAhead(r)
         const bytes = await reads[r]
         aheadBytes -= runBytes[r]
         delete reads[r]
-        startAhead(r)
+        startAhead(r + 1)
         yield * bytes
       }
     }
