@@ -249,9 +249,14 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
 
   // Keep theirs: a's content (the copy) goes to the path on both devices; b's stays in history.
   // Keep both: the copy becomes "d (from a).txt". Keep mine: b's content stays, the copy goes.
+  // One at a time: three requests in flight may answer in any order, and the notice shows the last answer.
+  const notice = page.locator('#notice')
   await row.getByRole('button', { name: 'Keep theirs' }).click()
+  await notice.filter({ hasText: /^Resolved c\.txt: kept the conflict copy/ }).waitFor()
   await page.locator('tr[data-conflict="d.txt"]').getByRole('button', { name: 'Keep both' }).click()
+  await notice.filter({ hasText: /^Resolved d\.txt: kept both; the copy is now d \(from a\)\.txt/ }).waitFor()
   await page.locator('tr[data-conflict="e.txt"]').getByRole('button', { name: 'Keep mine' }).click()
+  await notice.filter({ hasText: /^Resolved e\.txt: kept the version at the path/ }).waitFor()
   const isResolved = (d: Device): boolean => copies(d).length === 0 && read(d, 'c.txt') === 'c.txt edit on a' &&
     read(d, 'd.txt') === 'd.txt edit on b' && existsSync(join(d.folder, 'd (from a).txt')) && read(d, 'd (from a).txt') === 'd.txt edit on a' &&
     read(d, 'e.txt') === 'e.txt edit on b'
@@ -264,7 +269,6 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
     assert.ok(versions.some(v => v.hash === sha('c.txt edit on b')), `b's content of c.txt in ${d.name}'s history`)
   }
   await page.locator('[data-empty="conflicts"]').waitFor()
-  assert.match(await page.locator('#notice').textContent() ?? '', /Resolved e\.txt/)
   assert.is(await page.locator('#conflict-count').isVisible(), false)
 
   // History: pick the path, see its versions, restore the first content with a click.
@@ -279,7 +283,7 @@ test('in headless Chromium: the conflict is listed and resolved with a click on 
   for (const d of [a, b]) {
     await waitFor(() => read(d, 'c.txt') === 'c.txt edit on b' && copies(d).length === 0, { what: `the restored c.txt on ${d.name}`, timeoutMs: 20_000 })
   }
-  assert.match(await page.locator('#notice').textContent() ?? '', /Restored version \d+ of c\.txt/)
+  assert.match(await notice.textContent() ?? '', /Restored version \d+ of c\.txt/)
   // The restore is a new version, listed after the list reloads.
   await waitFor(async () => (await versionRows.count()) > shown.length, { what: 'the restore in the version list' })
   if (process.env.LANSYNC_SCREENSHOTS !== undefined) await page.screenshot({ path: join(process.env.LANSYNC_SCREENSHOTS, 'history.png') })
