@@ -9,6 +9,7 @@
 /** The points, in the order a received file passes them (and a scan's). */
 export type CrashPoint =
   | 'pull:block-stored' // a fetched block is in the store, the file not yet written
+  | 'apply:patching' // a big file patched in place: a changed range written, the rest and the fsync not yet (fs/patch.ts)
   | 'apply:temp-written' // the temp file is complete and synced, not yet renamed
   | 'apply:renamed' // the new content is in place, the index does not know it yet
   | 'apply:linked' // a rename's new path is a hard link of the old file, neither recorded nor the old one deleted yet

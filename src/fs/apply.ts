@@ -12,6 +12,7 @@ import { writeFileAtomically, fsyncDir, utimesSeconds, removeFileIfUnchanged, li
 import { versionContent } from './restore.js'
 import { planContentReads, type ContentRead } from '../core/content-reads.js'
 import { crashPoint, pausePoint } from '../fault.js'
+import { patchInPlace, type PatchJournal } from './patch.js'
 
 /** What the path looks like on disk after applying: the local facts the index keeps. */
 export interface Applied { inode: number, mtimeMs: number }
@@ -101,9 +102,15 @@ export interface ApplyOptions {
   renamedFrom?: { path: string, local: StoredRecord }
   /** The parent directory of what is written is not fsynced here: the caller does it before recording it. */
   isDirSyncDeferred?: boolean
+  /**
+   * Where the folder keeps undo entries: given, a small change to a big file may be written over
+   * the old file in place (fs/patch.ts), not into a new file. The caller undoes what a crash cut
+   * short (undoInterruptedPatch) before it scans the folder again.
+   */
+  patchJournal?: PatchJournal
 }
 
-export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path, { copyFrom, renamedFrom, isDirSyncDeferred = false }: ApplyOptions = {}): Promise<Applied> {
+export async function applyRecord (root: string, store: Store, record: FileRecord, local: StoredRecord | undefined, target = record.path, { copyFrom, renamedFrom, isDirSyncDeferred = false, patchJournal }: ApplyOptions = {}): Promise<Applied> {
   return await applying(target, async () => {
     if (renamedFrom !== undefined && target === record.path) {
       const linked = await linkRenamed(root, record, local, renamedFrom)
@@ -111,6 +118,11 @@ export async function applyRecord (root: string, store: Store, record: FileRecor
         if (!isDirSyncDeferred) await fsyncDir(dirname(joinFolderPath(root, target)))
         return linked
       }
+    }
+    if (patchJournal !== undefined && target === record.path && copyFrom === undefined && renamedFrom === undefined && local !== undefined) {
+      await assertRealParents(root, target)
+      const patched = await patchInPlace(joinFolderPath(root, target), store, record, local, patchJournal, () => new LocalChangedError(target))
+      if (patched !== undefined) return patched
     }
     const nearby = record.kind === 'file' ? contentNearby(root, store, record, local, target, copyFrom ?? renamedFrom?.path) : undefined
     if (nearby !== undefined) {

@@ -14,6 +14,7 @@
 //   k␀folder␀path            → the latest version known of a path this device does not hold (not
 //                              selected, or ignored): a peer's record, or ours forgotten (msgpack StoredRecord)
 //   l␀folder␀path            → receive-only: the cluster's record a local change replaced (StoredRecord, or nil: none)
+//   u␀folder␀path            → a file being patched in place: how to undo it if cut short (msgpack PatchUndo, fs/patch.ts)
 //   o␀folder␀path            → send-only: the newest remote record not applied here (msgpack StoredRecord)
 
 const SEP = '\x00'
@@ -59,6 +60,9 @@ export const LOCAL_BASE_PREFIX = `l${SEP}`
 
 export function ignoredKey (folderId: string, path: string): string { return `o${SEP}${folderId}${SEP}${path}` }
 export function ignoredPrefix (folderId: string): string { return `o${SEP}${folderId}${SEP}` }
+
+export function patchUndoKey (folderId: string, path: string): string { return `u${SEP}${folderId}${SEP}${path}` }
+export function patchUndoPrefix (folderId: string): string { return `u${SEP}${folderId}${SEP}` }
 
 /**
  * Range options covering every key that starts with `prefix`. Every prefix ends with the NUL

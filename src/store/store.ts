@@ -8,6 +8,7 @@ import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
+import type { PatchUndo } from '../core/patch-plan.js'
 import * as keys from './keys.js'
 import { writeDurably, type BatchOp } from './level-batch.js'
 import { BlockPacks, DEFAULT_PACK_BYTES } from './block-packs.js'
@@ -433,7 +434,7 @@ export class Store {
   /** Removes everything the store holds for a folder except its blocks (which GC reclaims). */
   async forgetFolder (folderId: string): Promise<void> {
     this.forgetTotals(folderId)
-    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId), keys.localBasePrefix(folderId), keys.ignoredPrefix(folderId)]) {
+    for (const prefix of [keys.indexPrefix(folderId), keys.sequencePrefix(folderId), keys.versionFolderPrefix(folderId), keys.peerPrefix(folderId), keys.heldPrefix(folderId), keys.knownPrefix(folderId), keys.localBasePrefix(folderId), keys.ignoredPrefix(folderId), keys.patchUndoPrefix(folderId)]) {
       await this.write(async () => await this.db.clear(keys.prefixRange(prefix)))
     }
     await this.write(async () => await this.db.del(keys.folderMetaKey(folderId)))
@@ -465,6 +466,26 @@ export class Store {
   async dropHeld (folderId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return
     await this.write(async () => await writeDurably(this.db, paths.map(p => ({ type: 'del' as const, key: keys.heldKey(folderId, p) }))))
+  }
+
+  // ---- patches in place under way ------------------------------------------------------------
+
+  /** Written before a file is patched in place (fs/patch.ts), durably: a crash during the patch is undone on restart. */
+  async putPatchUndo (folderId: string, path: string, undo: PatchUndo): Promise<void> {
+    await this.write(async () => await writeDurably(this.db, [{ type: 'put', key: keys.patchUndoKey(folderId, path), value: encodeValue(undo) }]))
+  }
+
+  /** The patch is complete (fsynced). Not synced itself: a patch undone after all is only sent again. */
+  async dropPatchUndo (folderId: string, path: string): Promise<void> {
+    await this.write(async () => await this.db.del(keys.patchUndoKey(folderId, path)))
+  }
+
+  /** Patches a crash cut short, in path order. */
+  async * patchUndos (folderId: string): AsyncGenerator<{ path: string, undo: PatchUndo }> {
+    const prefix = keys.patchUndoPrefix(folderId)
+    for await (const [key, value] of this.iterate(() => this.db.iterator(keys.prefixRange(prefix)))) {
+      yield { path: key.slice(prefix.length), undo: decodeValue<PatchUndo>(value) }
+    }
   }
 
   // ---- known, not held ----------------------------------------------------------------------

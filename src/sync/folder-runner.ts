@@ -13,6 +13,9 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { IGNORE_FILE } from '../fs/ignore-rules.js'
 import { Scanner, markerMissingMessage, type ScanProblem, type ScanProgress, type ScanResult } from '../fs/scanner.js'
 import { FolderWatcher } from '../fs/watcher.js'
+import { undoInterruptedPatch, type PatchJournal } from '../fs/patch.js'
+import { assertRealParents } from '../fs/apply.js'
+import { joinFolderPath } from '../core/paths.js'
 import { isStoreWriteError, type Change, type Store, type StoredRecord } from '../store/store.js'
 import { ServableBlocks } from './servable-blocks.js'
 import { OwnWrites } from './own-writes.js'
@@ -456,6 +459,34 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     this.unrecorded.clear()
   }
 
+  /** Where the puller notes patches in place under way (see fs/patch.ts), so that a crash during one is undone. */
+  readonly patchJournal: PatchJournal = {
+    begin: async (path, undo) => await this.store.putPatchUndo(this.folder.id, path, undo),
+    end: async (path) => await this.store.dropPatchUndo(this.folder.id, path)
+  }
+
+  private hasUndonePatches = false
+
+  /**
+   * Before the first scan: files a crash left half-patched are put back as the index knows them
+   * (the peer sends their new version again), so the scan does not take a mix of two versions for
+   * a local edit. Call inside a scan.
+   */
+  private async undoInterruptedPatches (): Promise<void> {
+    if (this.hasUndonePatches) return
+    for await (const { path, undo } of this.store.patchUndos(this.folder.id)) {
+      const root = this.folder.path
+      // A symlink put in place of a parent directory since: not followed, nothing written.
+      const hasRealParents = await assertRealParents(root, path).then(() => true, () => false)
+      const outcome = hasRealParents ? await undoInterruptedPatch(joinFolderPath(root, path), this.store, path, undo) : 'changed'
+      if (outcome === 'changed') {
+        this.reportProblem({ path, code: 'PATH_PATCH_INTERRUPTED', message: `${path} was being patched with a peer's version when the agent stopped, and was changed since: it is recorded as it is now` }, 'sync')
+      }
+      await this.store.dropPatchUndo(this.folder.id, path)
+    }
+    this.hasUndonePatches = true
+  }
+
   /** Records and announces a per-path problem (a name this file system cannot hold, a denied write…). */
   reportProblem (problem: ScanProblem, source: PathProblem['source']): void {
     this.problems.delete(problem.path)
@@ -497,6 +528,7 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
     }
     this.setScanState('scanning')
     try {
+      await this.undoInterruptedPatches()
       await this.recordUnrecorded()
       const result = await this.scanner.scanPaths(paths)
       if (result.isRulesChanged) {

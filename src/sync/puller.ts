@@ -394,7 +394,7 @@ export class Puller {
   /** Writes a remote file's content (or links it, for a rename), not yet recorded. */
   private async applyFile (record: FileRecord, local: StoredRecord | undefined, { isDirSyncDeferred = false } = {}): Promise<Applied> {
     const source = this.renameSourceFor(record)
-    const applied = await applyRecord(this.runner.folder.path, this.runner.store, record, local, record.path, { ...source, isDirSyncDeferred })
+    const applied = await applyRecord(this.runner.folder.path, this.runner.store, record, local, record.path, { ...source, isDirSyncDeferred, patchJournal: this.runner.patchJournal })
     if (source.renamedFrom !== undefined && applied.inode === source.renamedFrom.local.inode) this.linked.push({ from: source.renamedFrom.path, to: record.path })
     return applied
   }
