@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } fr
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { hashBytes, hashFile, hashFileStable, hashSmallFileStable, sha256, SYNC_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES } from '../../src/fs/hasher.js'
+import { hashBytes, hashFile, hashFileStable, hashSmallFileStable, sha256, SYNC_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES, WORKER_WHOLE_HASH_MIN_BYTES } from '../../src/fs/hasher.js'
 import { MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from '../../src/core/chunker.js'
 import { isLansyncError } from '../../src/errors.js'
 import { cleanupAll, tempDir } from '../helpers/cli.js'
@@ -229,6 +229,32 @@ test('a file that never holds still is PATH_CHANGING after maxTries reads', asyn
   }), 'PATH_CHANGING')
   assert.ok(appends >= 2)
   try { await hashFileStable(path, { maxTries: 0 }); assert.unreachable() } catch (err) { assert.instance(err, TypeError) }
+})
+
+test('a big file (whole hash on the worker thread) hashes like its bytes; grown or replaced while hashed, it is re-read', async () => {
+  const dir = tempDir()
+  const big = Buffer.concat([randomBytes(WORKER_WHOLE_HASH_MIN_BYTES), DATA.subarray(0, 54321)])
+  const path = join(dir, 'big.bin')
+  writeFileSync(path, big)
+  const r = await hashFileStable(path)
+  assert.equal({ hash: hex(r.hash), sizeBytes: r.sizeBytes }, { hash: plainSha(big), sizeBytes: big.length })
+  assert.equal(r.blocks, hashBytes(big).blocks)
+
+  let calls = 0
+  const grown = await hashFileStable(path, { onBlock: () => { calls += 1; if (calls === 1) appendFileSync(path, 'more') } })
+  const final = Buffer.concat([big, Buffer.from('more')])
+  assert.equal({ hash: hex(grown.hash), sizeBytes: grown.sizeBytes }, { hash: plainSha(final), sizeBytes: final.length })
+
+  const replacement = Buffer.concat([DATA, randomBytes(WORKER_WHOLE_HASH_MIN_BYTES)])
+  calls = 0
+  const replaced = await hashFileStable(path, {
+    onBlock: () => {
+      calls += 1
+      if (calls === 1) { writeFileSync(join(dir, 'tmp'), replacement); renameSync(join(dir, 'tmp'), path) }
+    }
+  })
+  assert.equal({ hash: hex(replaced.hash), sizeBytes: replaced.sizeBytes }, { hash: plainSha(replacement), sizeBytes: replacement.length })
+  assert.equal(replaced.blocks, hashBytes(replacement).blocks)
 })
 
 test('files read whole (small) and streamed (large) hash like the bytes, at and around the cut-over size', async () => {
