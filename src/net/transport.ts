@@ -439,16 +439,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async waitDrain (): Promise<void> {
     if (!this.isOpen) throw new LansyncError('TRANSPORT_CLOSED', `the connection to ${this.remoteAddress} is closed`)
     if (!this.isDraining) return
-    await new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => { this.off('close', onClose); resolve() }
+    // One wait per full buffer, shared by every sender waiting on it: a listener pair each made
+    // a dozen blocks being served at once trip node's "possible EventEmitter memory leak" warning.
+    this.drained ??= new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => { this.off('close', onClose); this.drained = undefined; resolve() }
       const onClose = (reason: string): void => {
         this.off('drain', onDrain)
+        this.drained = undefined
         reject(new LansyncError('TRANSPORT_CLOSED', `the connection to ${this.remoteAddress} closed: ${reason}`))
       }
       this.once('drain', onDrain)
       this.once('close', onClose)
     })
+    await this.drained
   }
+
+  /** The wait of waitDrain while the send buffer is full. */
+  private drained: Promise<void> | undefined
 
   /**
    * Ends the connection: bytes already sent are flushed, nothing more is delivered as 'data', and

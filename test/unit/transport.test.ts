@@ -399,13 +399,18 @@ test('a receiver that stops reading pushes back on the sender', async () => {
   await out.waitDrain()
 })
 
-test('waitDrain rejects with TRANSPORT_CLOSED when the connection closes first', async () => {
+test('waitDrain rejects with TRANSPORT_CLOSED when the connection closes first; many waiters share one wait', async () => {
   const { out, inc } = await connectedPair()
   await sendUntilStuck(out) // inc never reads, so the buffers stay full
-  const waiting = out.waitDrain().then(() => undefined, (e: unknown) => e)
+  // A dozen senders waiting at once (blocks served together) share one listener pair, not one each.
+  const waiting = [out.waitDrain().then(() => undefined, (e: unknown) => e)]
+  const closeListeners = out.listenerCount('close')
+  for (let i = 0; i < 11; i++) waiting.push(out.waitDrain().then(() => undefined, (e: unknown) => e))
+  assert.is(out.listenerCount('close'), closeListeners)
+  assert.is(out.listenerCount('drain'), 1)
   inc.destroy('go away')
-  const err = await waiting
-  assert.ok(isLansyncError(err, 'TRANSPORT_CLOSED'), String(err))
+  for (const err of await Promise.all(waiting)) assert.ok(isLansyncError(err, 'TRANSPORT_CLOSED'), String(err))
+  assert.is(out.listenerCount('drain'), 0)
 })
 
 test.run()
