@@ -461,28 +461,40 @@ export class FolderRunner extends EventEmitter<FolderRunnerEvents> {
 
   /** Where the puller notes patches in place under way (see fs/patch.ts), so that a crash during one is undone. */
   readonly patchJournal: PatchJournal = {
-    begin: async (path, undo) => await this.store.putPatchUndo(this.folder.id, path, undo),
-    end: async (path) => await this.store.dropPatchUndo(this.folder.id, path)
+    begin: async (path, undo) => { this.openPatches.add(path); await this.store.putPatchUndo(this.folder.id, path, undo) },
+    end: async (path) => { await this.store.dropPatchUndo(this.folder.id, path); this.openPatches.delete(path) }
   }
 
+  /**
+   * Patches begun and not ended in this run. Patches run inside `exclusive`, never during a scan,
+   * so one still open when a scan starts failed half-way (its own undo failed too).
+   */
+  private readonly openPatches = new Set<string>()
   private hasUndonePatches = false
 
   /**
-   * Before the first scan: files a crash left half-patched are put back as the index knows them
-   * (the peer sends their new version again), so the scan does not take a mix of two versions for
-   * a local edit. Call inside a scan.
+   * Before a scan: files a crash (or a failed write) left half-patched are put back as the index
+   * knows them (the peer sends their new version again), so the scan does not take a mix of two
+   * versions for a local edit. Looked for in the store before the first scan, then only after a
+   * patch failed. Call inside a scan.
    */
   private async undoInterruptedPatches (): Promise<void> {
-    if (this.hasUndonePatches) return
+    if (this.hasUndonePatches && this.openPatches.size === 0) return
+    const root = this.folder.path
     for await (const { path, undo } of this.store.patchUndos(this.folder.id)) {
-      const root = this.folder.path
-      // A symlink put in place of a parent directory since: not followed, nothing written.
-      const hasRealParents = await assertRealParents(root, path).then(() => true, () => false)
-      const outcome = hasRealParents ? await undoInterruptedPatch(joinFolderPath(root, path), this.store, path, undo) : 'changed'
-      if (outcome === 'changed') {
-        this.reportProblem({ path, code: 'PATH_PATCH_INTERRUPTED', message: `${path} was being patched with a peer's version when the agent stopped, and was changed since: it is recorded as it is now` }, 'sync')
+      try {
+        // A symlink put in place of a parent directory since: not followed, nothing written.
+        const hasRealParents = await assertRealParents(root, path).then(() => true, () => false)
+        const outcome = hasRealParents ? await undoInterruptedPatch(joinFolderPath(root, path), this.store, path, undo) : 'changed'
+        if (outcome === 'changed') {
+          this.reportProblem({ path, code: 'PATH_PATCH_INTERRUPTED', message: `${path} was being patched with a peer's version when the agent stopped, and was changed since: it is recorded as it is now` }, 'sync')
+        }
+        await this.store.dropPatchUndo(this.folder.id, path)
+        this.openPatches.delete(path)
+      } catch (err) {
+        // Left for the next scan to try again; this one records what is there (both versions stay in history).
+        this.reportProblem({ path, code: 'PATH_PATCH_INTERRUPTED', message: `${path} was left half-patched and could not be put back: ${(err as Error).message}` }, 'sync')
       }
-      await this.store.dropPatchUndo(this.folder.id, path)
     }
     this.hasUndonePatches = true
   }
