@@ -63,19 +63,29 @@ function edit (bytes: Buffer, at: number, length = 4096): Buffer {
   return out
 }
 
-async function undos (store: Store): Promise<string[]> {
-  const out: string[] = []
-  for await (const { path } of store.patchUndos(FOLDER)) out.push(path)
+/** big.bin, 6 MiB, as scanned here, and a peer's version of it with 4 KiB changed at `at` and mode 0600. */
+async function bigFileEdited (s: Setup, at: number): Promise<{ old: Buffer, local: StoredRecord, edited: Buffer, record: FileRecord }> {
+  const old = randomBytes(6 * MiB)
+  const local = await localFile(s, 'big.bin', old)
+  const edited = edit(old, at)
+  return { old, local, edited, record: await nextVersion(s, local, edited, 0o600) }
+}
+
+/** The undo entries the store holds. */
+async function collect (store: Store): Promise<Array<{ path: string, undo: PatchUndo }>> {
+  const out: Array<{ path: string, undo: PatchUndo }> = []
+  for await (const e of store.patchUndos(FOLDER)) out.push(e)
   return out
+}
+
+async function undos (store: Store): Promise<string[]> {
+  return (await collect(store)).map(e => e.path)
 }
 
 test('4 KiB changed inside a big file is written over it in place: the same inode, a few blocks written, the new mode and mtime', async () => {
   const s = await setup()
   try {
-    const old = randomBytes(6 * MiB)
-    const local = await localFile(s, 'big.bin', old)
-    const edited = edit(old, 3_000_000)
-    const record = await nextVersion(s, local, edited, 0o600)
+    const { old, local, edited, record } = await bigFileEdited(s, 3_000_000)
     const applied = await applyRecord(s.root, s.store, record, local, record.path, { patchJournal: s.journal })
     const full = join(s.root, 'big.bin')
     const st = statSync(full)
@@ -171,10 +181,7 @@ async function blocksOf (store: Store, record: FileRecord): Promise<Uint8Array[]
 test('a patch cut short is undone on restart: the old bytes, mode and mtime back; a file written since is left as it is', async () => {
   const s = await setup()
   try {
-    const old = randomBytes(6 * MiB)
-    const local = await localFile(s, 'big.bin', old)
-    const edited = edit(old, 4_000_000)
-    const record = await nextVersion(s, local, edited, 0o600)
+    const { old, local, edited, record } = await bigFileEdited(s, 4_000_000)
     // The patch is written and synced, and then the agent dies before the undo entry is dropped.
     const dying: PatchJournal = { begin: s.journal.begin, end: async () => { throw new Error('killed') } }
     try { await applyRecord(s.root, s.store, record, local, record.path, { patchJournal: dying }); assert.unreachable() } catch (err: any) { assert.match(err.message, /killed/) }
@@ -210,12 +217,6 @@ test('a patch cut short is undone on restart: the old bytes, mode and mtime back
     await s.store.close()
   }
 })
-
-async function collect (store: Store): Promise<Array<{ path: string, undo: PatchUndo }>> {
-  const out: Array<{ path: string, undo: PatchUndo }> = []
-  for await (const e of store.patchUndos(FOLDER)) out.push(e)
-  return out
-}
 
 test.after(cleanupAll)
 test.run()
