@@ -54,6 +54,11 @@ export interface HashFileOptions {
   onBlock?: (hash: Uint8Array, bytes: Uint8Array) => void | Promise<void>
   /** Aborting rejects with `signal.reason` at the next read boundary. */
   signal?: AbortSignal
+  /**
+   * The blocks the file held when last scanned: where its content is unchanged they stand in for
+   * the chunker (see BlockCutter). The result is the same with or without them, only faster.
+   */
+  previous?: readonly BlockRef[]
 }
 
 export interface HashFileStableOptions extends HashFileOptions {
@@ -202,11 +207,11 @@ function giveBuffers (pair: Buffer[]): void {
  * contiguous in one buffer and the chunker never sees a byte twice.
  */
 async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions & { isWholeHashed?: boolean }): Promise<HashResult> {
-  const { onBlock, signal, isWholeHashed = true } = opts
+  const { onBlock, signal, isWholeHashed = true, previous } = opts
   signal?.throwIfAborted()
   const head = MAX_BLOCK_BYTES
   const buffers = takeBuffers()
-  const chunker = new Chunker()
+  const cutter = new BlockCutter(previous)
   const whole = createHash('sha256')
   const blocks: BlockRef[] = []
   let sizeBytes = 0
@@ -222,10 +227,9 @@ async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions &
       throw mapFsError(err, path)
     }
   }
-  const emit = async (bytes: Buffer): Promise<void> => {
-    const blockHash = sha256(bytes)
-    blocks.push({ hash: blockHash, sizeBytes: bytes.length })
-    if (onBlock !== undefined) await onBlock(blockHash, bytes)
+  const emit = async (block: Cut): Promise<void> => {
+    blocks.push({ hash: block.hash, sizeBytes: block.bytes.length })
+    if (onBlock !== undefined) await onBlock(block.hash, block.bytes)
   }
 
   let next = readInto(buffers[current], 0)
@@ -238,19 +242,13 @@ async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions &
       const other = buffers[current ^ 1]
       sizeBytes += bytesRead
       next = readInto(other, sizeBytes)
-      const fresh = buf.subarray(head, head + bytesRead)
-      if (isWholeHashed) whole.update(fresh)
-      let blockStart = head - carried
-      for (const len of chunker.push(fresh)) {
-        await emit(buf.subarray(blockStart, blockStart + len))
-        blockStart += len
-      }
+      if (isWholeHashed) whole.update(buf.subarray(head, head + bytesRead))
+      const blockStart = await cutter.cut(buf, head - carried, head, head + bytesRead, emit)
       carried = head + bytesRead - blockStart
       buf.copy(other, head - carried, blockStart, head + bytesRead)
       current ^= 1
     }
-    const last = chunker.finish()
-    if (last > 0) await emit(buffers[current].subarray(head - last, head))
+    for (const block of cutter.finish(buffers[current].subarray(head - carried, head))) await emit(block)
   } finally {
     // A read may still be in flight when onBlock or the signal threw: settle it before the
     // caller closes the handle, and keep its rejection from going unhandled.
@@ -259,6 +257,125 @@ async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions &
   }
   // Not hashed here: the caller has the hash made elsewhere and replaces this empty one.
   return { blocks, hash: isWholeHashed ? whole.digest() : new Uint8Array(0), sizeBytes }
+}
+
+function cutOf (bytes: Buffer): Cut { return { bytes, hash: sha256(bytes) } }
+
+function isSameHash (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+function hexOf (hash: Uint8Array): string {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('hex')
+}
+
+/** A block found in a buffer: a view of its bytes (valid until the buffer is reused) and their SHA-256. */
+interface Cut { bytes: Buffer, hash: Uint8Array }
+
+/**
+ * Finds a stream's blocks, with the cuts the content-defined chunker makes, and hashes them.
+ * Given the blocks the file held when last scanned (`previous`), it skips the chunker where the
+ * content did not change: a block that starts where the chunker would start one and holds the
+ * same bytes as the next previous block (same SHA-256, which it needs anyway) ends where the
+ * chunker would end it, since a cut depends only on the bytes since the last one. That is every
+ * previous block but the last, which ended at the end of the old file, not at a cut. Elsewhere the
+ * chunker runs, until a block it cuts is one of the previous blocks again (after an edit, or an
+ * insert that shifted the rest); from there the previous blocks guide it on. Rescanning 256 MiB
+ * with 4 KiB changed: the chunker sees a few blocks, not 256 MiB (it took 0.28 s of 0.5 s).
+ * The blocks are exactly those of chunking every byte, whatever `previous` says.
+ */
+class BlockCutter {
+  private readonly previous: readonly BlockRef[]
+  /** Index of the previous block expected next, while guided; -1 while the chunker runs. */
+  private expected: number
+  private chunker: Chunker | undefined
+  /** The previous blocks by hash (first occurrence), made when the chunker first runs. */
+  private byHash: Map<string, number> | undefined
+
+  constructor (previous: readonly BlockRef[] = []) {
+    this.previous = previous
+    this.expected = previous.length > 1 ? 0 : -1
+    this.chunker = this.expected === -1 ? new Chunker() : undefined
+  }
+
+  /**
+   * Emits the blocks that end inside buf[from, end): `from` is where the unfinished block starts,
+   * `fresh` where this read's bytes start (a running chunker saw those before it). Returns where
+   * the unfinished block now starts.
+   */
+  async cut (buf: Buffer, from: number, fresh: number, end: number, emit: (block: Cut) => Promise<void>): Promise<number> {
+    let start = from
+    /** Up to where the running chunker has seen the bytes. */
+    let seen = fresh
+    for (;;) {
+      if (this.chunker === undefined) {
+        const want = this.previous[this.expected]
+        if (want.sizeBytes < 1 || want.sizeBytes > MAX_BLOCK_BYTES) { this.startChunker(); seen = start; continue } // not the chunker's: no guide
+        if (want.sizeBytes > end - start) return start // not all here yet: on with the next read
+        const bytes = buf.subarray(start, start + want.sizeBytes)
+        const hash = sha256(bytes)
+        if (isSameHash(hash, want.hash)) {
+          await emit({ bytes, hash })
+          start += want.sizeBytes
+          this.expected += 1
+          if (this.expected >= this.previous.length - 1) { this.startChunker(); seen = start }
+          continue
+        }
+        this.startChunker()
+        seen = start
+      }
+      const chunker = this.chunker as Chunker
+      if (seen >= end) return start
+      const lengths = chunker.push(buf.subarray(seen, end))
+      seen = end
+      let isGuided = false
+      for (const length of lengths) {
+        const bytes = buf.subarray(start, start + length)
+        const hash = sha256(bytes)
+        await emit({ bytes, hash })
+        start += length
+        const at = this.indexOf(hash)
+        if (at !== undefined && at + 1 < this.previous.length - 1) {
+          // Back on the previous blocks (the chunker and what it saw past this cut are dropped).
+          this.expected = at + 1
+          this.chunker = undefined
+          isGuided = true
+          break
+        }
+      }
+      if (!isGuided) return start
+    }
+  }
+
+  /** The blocks of the unfinished tail at the end of the stream. */
+  finish (tail: Buffer): Cut[] {
+    const out: Cut[] = []
+    let start = 0
+    let chunker = this.chunker
+    if (chunker === undefined) {
+      // Guided, with the next previous block not all there: the chunker decides the tail's cuts.
+      chunker = this.startChunker()
+      for (const length of chunker.push(tail)) { out.push(cutOf(tail.subarray(start, start + length))); start += length }
+    }
+    const last = chunker.finish()
+    if (last > 0) out.push(cutOf(tail.subarray(start, start + last)))
+    return out
+  }
+
+  private startChunker (): Chunker {
+    this.chunker = new Chunker()
+    this.expected = -1
+    return this.chunker
+  }
+
+  private indexOf (hash: Uint8Array): number | undefined {
+    if (this.previous.length < 2) return undefined
+    if (this.byHash === undefined) {
+      this.byHash = new Map()
+      for (let i = this.previous.length - 1; i >= 0; i--) this.byHash.set(hexOf(this.previous[i].hash), i)
+    }
+    return this.byHash.get(hexOf(hash))
+  }
 }
 
 /**

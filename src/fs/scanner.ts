@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { Stats } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { bumpVector } from '../core/clock.js'
-import type { DeviceShort, FileKind } from '../core/types.js'
+import type { BlockRef, DeviceShort, FileKind } from '../core/types.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { normaliseWirePath } from '../core/paths.js'
 import { MARKER_DIR } from '../config.js'
@@ -467,7 +467,9 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         return { record: { ...base, sizeBytes: moved.sizeBytes, mtimeMs: moved.mtimeMs, blocks: moved.blocks, hash: moved.hash, linkTarget: '', inode: c.inode }, origin: 'local' }
       }
       if (c.kind === 'file') {
-        const hashed = await this.hashAndStore(full, c.sizeBytes)
+        // What it held when last scanned guides the chunker past unchanged content (see BlockCutter in hasher.ts).
+        const previous = c.previous !== undefined && !c.previous.isDeleted && c.previous.kind === 'file' ? c.previous.blocks : undefined
+        const hashed = await this.hashAndStore(full, c.sizeBytes, previous)
         result.filesHashed += 1
         result.bytesHashed += hashed.sizeBytes
         c.hashedBytes = hashed.sizeBytes
@@ -506,7 +508,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
    * finished (or the first failure is thrown) before this returns, so a commit never references
    * a block the store does not hold.
    */
-  private async hashAndStore (path: string, sizeBytes: number): Promise<StableHashResult> {
+  private async hashAndStore (path: string, sizeBytes: number, previous?: readonly BlockRef[]): Promise<StableHashResult> {
     const inFlight = new Set<Promise<void>>()
     let failure: { error: unknown } | undefined
     const onBlock = async (hash: Uint8Array, bytes: Uint8Array): Promise<void> => {
@@ -531,7 +533,7 @@ export class Scanner extends EventEmitter<ScannerEvents> {
         }
         hashed = read
       }
-      hashed ??= await hashFileStable(path, { onBlock })
+      hashed ??= await hashFileStable(path, { onBlock, previous })
     } catch (err) {
       await Promise.all(inFlight)
       throw failure !== undefined ? failure.error : err // a store that cannot write fails the scan, whatever the file did

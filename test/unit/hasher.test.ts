@@ -257,6 +257,38 @@ test('a big file (whole hash on the worker thread) hashes like its bytes; grown 
   assert.equal(replaced.blocks, hashBytes(replacement).blocks)
 })
 
+test('guided by the blocks it held before, a file hashes to exactly the blocks of chunking every byte, whatever changed', async () => {
+  const dir = tempDir()
+  const base = Buffer.concat([randomBytes(6 * 1024 * 1024), Buffer.alloc(700_000), randomBytes(2_345_678)]) // zeros: repeated max-size blocks
+  const edits: Array<[string, (b: Buffer) => Buffer]> = [
+    ['unchanged', b => b],
+    ['4 KiB overwritten in the middle', b => { const c = Buffer.from(b); randomBytes(4096).copy(c, 3_000_000); return c }],
+    ['overwritten at two places and in the last block', b => { const c = Buffer.from(b); randomBytes(100).copy(c, 10); randomBytes(5000).copy(c, 7_000_000); c[c.length - 5] ^= 1; return c }],
+    ['100 B inserted at the start', b => Buffer.concat([randomBytes(100), b])],
+    ['1 MiB cut out of the middle', b => Buffer.concat([b.subarray(0, 2_000_000), b.subarray(3_048_576)])],
+    ['appended to', b => Buffer.concat([b, randomBytes(300_000)])],
+    ['truncated inside a block', b => b.subarray(0, 5_555_555)],
+    ['blocks swapped', b => Buffer.concat([b.subarray(4_000_000), b.subarray(0, 4_000_000)])]
+  ]
+  const path = join(dir, 'f.bin')
+  for (const [what, edit] of edits) {
+    const now = edit(base)
+    writeFileSync(path, now)
+    const expected = hashBytes(now)
+    const handed: Buffer[] = []
+    const r = await hashFileStable(path, { previous: hashBytes(base).blocks, onBlock: (_h, bytes) => { handed.push(Buffer.from(bytes)) } })
+    assert.equal(r.blocks, expected.blocks, what)
+    assert.is(hex(r.hash), hex(expected.hash), what)
+    assert.ok(Buffer.concat(handed).equals(now), `${what}: onBlock saw the bytes in order`)
+  }
+  // A guide that is wrong (other hashes, sizes no chunker makes) changes nothing either.
+  writeFileSync(path, base)
+  const wrong = [{ hash: sha256(Buffer.from('x')), sizeBytes: 0 }, { hash: sha256(Buffer.from('y')), sizeBytes: MAX_BLOCK_BYTES * 3 }, ...hashBytes(base).blocks.slice(5).map(b => ({ ...b, sizeBytes: b.sizeBytes + 1 }))]
+  for (const previous of [wrong, hashBytes(base).blocks.slice(1), hashBytes(base).blocks.slice(0, 1)]) {
+    assert.equal((await hashFileStable(path, { previous })).blocks, hashBytes(base).blocks)
+  }
+})
+
 test('files read whole (small) and streamed (large) hash like the bytes, at and around the cut-over size', async () => {
   const dir = tempDir()
   for (const size of [1, MIN_BLOCK_BYTES - 1, MIN_BLOCK_BYTES + 1, 300_000, WHOLE_READ_MAX_BYTES, WHOLE_READ_MAX_BYTES + 1]) {
