@@ -7,6 +7,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, sta
 import { createHash, hash as oneShotHash } from 'node:crypto'
 import { Chunker, chunkLengths, MAX_BLOCK_BYTES } from '../core/chunker.js'
 import type { BlockRef } from '../core/types.js'
+import { hex } from '../core/hex.js'
 import { LansyncError } from '../errors.js'
 import { hashWholeFileOnWorker } from './whole-hash.js'
 
@@ -265,10 +266,6 @@ function isSameHash (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
 }
 
-function hexOf (hash: Uint8Array): string {
-  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('hex')
-}
-
 /** A block found in a buffer: a view of its bytes (valid until the buffer is reused) and their SHA-256. */
 interface Cut { bytes: Buffer, hash: Uint8Array }
 
@@ -372,9 +369,9 @@ class BlockCutter {
     if (this.previous.length < 2) return undefined
     if (this.byHash === undefined) {
       this.byHash = new Map()
-      for (let i = this.previous.length - 1; i >= 0; i--) this.byHash.set(hexOf(this.previous[i].hash), i)
+      for (let i = this.previous.length - 1; i >= 0; i--) this.byHash.set(hex(this.previous[i].hash), i)
     }
-    return this.byHash.get(hexOf(hash))
+    return this.byHash.get(hex(hash))
   }
 }
 

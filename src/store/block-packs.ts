@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LansyncError } from '../errors.js'
+import { hex as toHex } from '../core/hex.js'
 import * as keys from './keys.js'
 import { writeDurably, type BatchOp } from './level-batch.js'
 import { PackFiles, RECORD_HEADER_BYTES, isRun, type PackLocation } from './pack-files.js'
@@ -397,8 +398,6 @@ export function runsOf (locs: Array<PackLocation | undefined>): Array<{ from: nu
   if (from < locs.length) runs.push({ from, to: locs.length })
   return runs
 }
-
-function toHex (hash: Uint8Array): string { return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('hex') }
 
 async function hasAnyLegacy (db: Level<string, Uint8Array>): Promise<boolean> {
   for await (const _ of db.keys({ ...keys.prefixRange(keys.LEGACY_BLOCK_PREFIX), limit: 1 })) return true
