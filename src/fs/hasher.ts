@@ -113,14 +113,11 @@ export async function hashFileStable (path: string, opts: HashFileStableOptions 
       // just to meet the end of the file. A file that grew or shrank meanwhile fails the check below.
       // A big file's whole-content hash is made on the worker thread meanwhile (see whole-hash.ts).
       const onWorker = before.size >= WORKER_WHOLE_HASH_MIN_BYTES ? hashWholeFileOnWorker(path).catch((err: Error) => err) : undefined
-      let result: HashResult
-      try {
-        result = before.size <= WHOLE_READ_MAX_BYTES
-          ? await hashSmallHandle(fh, path, before.size, hashOpts)
-          : await hashHandle(fh, path, { ...hashOpts, isWholeHashed: onWorker === undefined })
-      } finally {
-        await onWorker // never left running into the next attempt, nor rejecting unhandled
-      }
+      // (If hashing here throws, as a stopping scan makes it, the worker finishes on its own: its
+      // promise cannot reject, and waiting for it would hold the stop up for a big file's read.)
+      let result = before.size <= WHOLE_READ_MAX_BYTES
+        ? await hashSmallHandle(fh, path, before.size, hashOpts)
+        : await hashHandle(fh, path, { ...hashOpts, isWholeHashed: onWorker === undefined })
       let isSameFile = true
       if (onWorker !== undefined) {
         const whole = await onWorker
