@@ -2,7 +2,7 @@
 // block the old file holds is read from that file (it lies there whole, in order, next to its
 // neighbours), the rest from the block store. Pure: it sees block lists and returns reads.
 import type { BlockRef } from './types.js'
-import { hex } from './hex.js'
+import { hex } from './bytes.js'
 
 /** One read: a byte range of the old file, or blocks to take from the store, in content order. */
 export type ContentRead =

@@ -3,6 +3,7 @@
 // blocks, and the chunker cuts the rest where it did before, at the same offsets. Writing only
 // those ranges over the old file replaces rewriting the whole file. Pure: block lists in, ranges out.
 import type { BlockRef } from './types.js'
+import { bytesEqual } from './bytes.js'
 
 /** One range to overwrite: the new version's blocks there, and the old version's (to write back on undo). */
 export interface PatchRegion {
@@ -83,7 +84,5 @@ function totalSize (blocks: readonly BlockRef[]): number {
 }
 
 function isSameBlock (a: BlockRef, b: BlockRef): boolean {
-  if (a.sizeBytes !== b.sizeBytes || a.hash.length !== b.hash.length) return false
-  for (let k = 0; k < a.hash.length; k++) if (a.hash[k] !== b.hash[k]) return false
-  return true
+  return a.sizeBytes === b.sizeBytes && bytesEqual(a.hash, b.hash)
 }

@@ -3,6 +3,7 @@
 import { bumpVector, compareVectors, mergeVectors } from './clock.js'
 import { chooseWinner, conflictName } from './conflict.js'
 import type { DeviceShort, FileRecord } from './types.js'
+import { bytesEqual } from './bytes.js'
 
 /*
  * Why every device ends in the same state (checked by the convergence property in plan.test.ts):
@@ -265,12 +266,6 @@ export function isSameState (a: FileRecord, b: FileRecord): boolean {
   if (a.isDeleted && b.isDeleted) return true
   if (!isSameBytes(a, b) || a.mode !== b.mode) return false
   return a.kind !== 'file' || a.mtimeMs === b.mtimeMs
-}
-
-function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 type Phase = 0 | 1 | 2

@@ -7,7 +7,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, sta
 import { createHash, hash as oneShotHash } from 'node:crypto'
 import { Chunker, chunkLengths, MAX_BLOCK_BYTES } from '../core/chunker.js'
 import type { BlockRef } from '../core/types.js'
-import { hex } from '../core/hex.js'
+import { bytesEqual, hex } from '../core/bytes.js'
 import { LansyncError } from '../errors.js'
 import { hashWholeFileOnWorker } from './whole-hash.js'
 
@@ -259,10 +259,6 @@ async function hashHandle (fh: FileHandle, path: string, opts: HashFileOptions &
 
 function cutOf (bytes: Buffer): Cut { return { bytes, hash: sha256(bytes) } }
 
-function isSameHash (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0
-}
-
 /** A block found in a buffer: a view of its bytes (valid until the buffer is reused) and their SHA-256. */
 interface Cut { bytes: Buffer, hash: Uint8Array }
 
@@ -308,7 +304,7 @@ class BlockCutter {
         if (want.sizeBytes > end - start) return start // not all here yet: on with the next read
         const bytes = buf.subarray(start, start + want.sizeBytes)
         const hash = sha256(bytes)
-        if (isSameHash(hash, want.hash)) {
+        if (bytesEqual(hash, want.hash)) {
           await emit({ bytes, hash })
           start += want.sizeBytes
           this.expected += 1
