@@ -72,11 +72,30 @@ export function isInsideFolder (root: string, absolutePath: string): boolean {
 export function joinFolderPath (root: string, wirePath: string): string {
   assertAbsolute(root, 'folder root')
   const path = normaliseWirePath(wirePath)
+  // A wire path's segments are never empty, '.' or '..' and hold no separator, so with '/' as the
+  // OS separator the join is already the resolved path: no resolve() and relative() per call
+  // (a received small file's paths are joined several times each).
+  if (sep === '/') {
+    const base = resolvedRoot(root)
+    return base === '/' ? `/${path}` : `${base}/${path}`
+  }
   const full = resolve(root, ...path.split('/'))
   if (full === resolve(root) || !isInsideFolder(root, full)) {
     throw new LansyncError('PATH_NOT_IN_FOLDER', `path ${JSON.stringify(path)} resolves to ${full}, outside the folder ${root}`)
   }
   return full
+}
+
+let lastRoot: string | undefined
+let lastResolvedRoot = ''
+
+/** resolve(root), remembered for the last root asked (one folder's paths come in runs). */
+function resolvedRoot (root: string): string {
+  if (root !== lastRoot) {
+    lastResolvedRoot = resolve(root)
+    lastRoot = root
+  }
+  return lastResolvedRoot
 }
 
 function assertAbsolute (p: string, what: string): void {

@@ -3,7 +3,7 @@
 // (else LOCAL_CHANGED, and the caller rescans and re-plans, which makes it a conflict).
 import { mkdir, open, rm, rmdir, symlink, chmod, utimes, readlink, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { lstatNow } from './lstat-now.js'
+import { lstatNow, lstatOrError } from './lstat-now.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import type { FileRecord } from '../core/types.js'
 import { joinFolderPath } from '../core/paths.js'
@@ -25,15 +25,16 @@ export class LocalChangedError extends LansyncError {
 
 /** Throws LocalChangedError unless the disk state of `path` is what `expected` (the index) says. */
 export async function assertUnchanged (root: string, path: string, expected: StoredRecord | undefined): Promise<void> {
-  let s
-  try {
-    s = await lstatNow(joinFolderPath(root, path))
-  } catch (err: any) {
-    if (err.code === 'ENOENT' && (expected === undefined || expected.isDeleted)) return
-    if (err.code === 'ENOENT') throw new LocalChangedError(path)
-    throw err
+  // A missing path is answered without an exception: for every new file received it is the
+  // expected answer, and building the error cost more than the lstat.
+  const s = lstatOrError(joinFolderPath(root, path))
+  if (s instanceof Error) throw s
+  const isExpectedAbsent = expected === undefined || expected.isDeleted
+  if (s === undefined) {
+    if (isExpectedAbsent) return
+    throw new LocalChangedError(path)
   }
-  if (expected === undefined || expected.isDeleted) throw new LocalChangedError(path)
+  if (isExpectedAbsent) throw new LocalChangedError(path)
   if (expected.kind === 'dir') { if (!s.isDirectory()) throw new LocalChangedError(path); return }
   if (expected.kind === 'symlink') {
     if (!s.isSymbolicLink() || (await readlink(joinFolderPath(root, path))) !== expected.linkTarget) throw new LocalChangedError(path)
@@ -353,12 +354,9 @@ async function applyDeleteUnmapped (root: string, path: string, local: StoredRec
 }
 
 async function assertAbsent (root: string, path: string): Promise<void> {
-  try {
-    await lstatNow(joinFolderPath(root, path))
-  } catch (err: any) {
-    if (err.code === 'ENOENT') return
-    throw err
-  }
+  const s = lstatOrError(joinFolderPath(root, path))
+  if (s === undefined) return
+  if (s instanceof Error) throw s
   throw new LocalChangedError(path)
 }
 

@@ -46,8 +46,18 @@ export class TargetChangedError extends Error {
 /** File systems without hard links (FAT, some network mounts) answer these: fall back to rename. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS'])
 
+/**
+ * Temp names end in a tag drawn once per process and a counter: unique within the process, and
+ * across processes as unlikely to meet as a random draw per name, which cost 10 µs a file
+ * (randomBytes) where a received small file's other metadata calls take a few each. A name that
+ * is taken anyway fails the exclusive create (or link), never touching the other file.
+ */
+const TEMP_TAG = randomBytes(4).toString('hex')
+let tempCount = 0
+
 export function tempPathFor (target: string): string {
-  return join(dirname(target), `${TEMP_PREFIX}${basename(target).slice(0, 100)}-${randomBytes(4).toString('hex')}`)
+  tempCount += 1
+  return join(dirname(target), `${TEMP_PREFIX}${basename(target).slice(0, 100)}-${TEMP_TAG}${tempCount.toString(36)}`)
 }
 
 /**
@@ -124,16 +134,22 @@ export async function writeFileAtomically ({ target, chunks, expectedHash, mode,
 /** Bytes gathered into one write of a file's content. */
 const WRITE_BATCH_BYTES = 1024 * 1024
 
+/** What is left of `buffers` after a write took their first `bytesWritten` bytes. */
+function unwritten (buffers: Uint8Array[], bytesWritten: number): Uint8Array[] {
+  let rest = buffers
+  while (rest.length > 0 && bytesWritten >= rest[0].byteLength) {
+    bytesWritten -= rest[0].byteLength
+    rest = rest.slice(1)
+  }
+  return bytesWritten > 0 ? [rest[0].subarray(bytesWritten), ...rest.slice(1)] : rest
+}
+
 /** Writes `buffers` in order at the descriptor's position, however the OS splits the writes. */
 async function writeAll (fd: number, buffers: Uint8Array[]): Promise<void> {
   let rest = buffers.filter(b => b.byteLength > 0)
   while (rest.length > 0) {
-    let bytesWritten = await new Promise<number>((resolve, reject) => { writev(fd, rest, (err, n) => { if (err !== null) reject(err); else resolve(n) }) })
-    while (rest.length > 0 && bytesWritten >= rest[0].byteLength) {
-      bytesWritten -= rest[0].byteLength
-      rest = rest.slice(1)
-    }
-    if (bytesWritten > 0) rest = [rest[0].subarray(bytesWritten), ...rest.slice(1)]
+    const bytesWritten = await new Promise<number>((resolve, reject) => { writev(fd, rest, (err, n) => { if (err !== null) reject(err); else resolve(n) }) })
+    rest = unwritten(rest, bytesWritten)
   }
 }
 

@@ -10,6 +10,7 @@
 // rebuild the index). No compression: LevelDB's Snappy, which blocks went through before, gained
 // nothing on the random-looking content of most blocks and cost CPU on every write.
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { readSync } from 'node:fs'
 import { join } from 'node:path'
 import { LansyncError, isLansyncError } from '../errors.js'
 
@@ -29,6 +30,15 @@ export function isRun (locs: PackLocation[]): boolean {
   return true
 }
 
+/**
+ * Reads up to this size are made on the calling thread. A read through libuv's thread pool costs
+ * the main thread 10–50 µs of dispatch, completion and thread wake-ups whatever its size, while a
+ * small read from the page cache takes 4–6 µs (10,000 reads of 8 KiB: 0.47 s of CPU through
+ * fs/promises one at a time, 0.13–0.18 s sixteen at a time, 0.05–0.07 s synchronously). Serving
+ * or assembling 10,000 small files is 10,000 such reads on each side. A block not in the cache
+ * holds the event loop for one disk read of at most this size.
+ */
+const SYNC_READ_MAX_BYTES = 64 * 1024
 /** Open read handles kept at most (least recently used ones are closed first). */
 const MAX_READERS = 32
 /** One write takes at most this many queued records (they lie end to end: one writev). */
@@ -197,9 +207,12 @@ export class PackFiles {
     const start = first.offset - RECORD_HEADER_BYTES
     const buffer = Buffer.allocUnsafe(last.offset + last.sizeBytes - start)
     try {
+      const isSmall = buffer.byteLength <= SYNC_READ_MAX_BYTES
       let done = 0
       while (done < buffer.byteLength) {
-        const { bytesRead } = await reader.fh.read(buffer, done, buffer.byteLength - done, start + done)
+        const bytesRead = isSmall
+          ? readSync(reader.fh.fd, buffer, done, buffer.byteLength - done, start + done)
+          : (await reader.fh.read(buffer, done, buffer.byteLength - done, start + done)).bytesRead
         if (bytesRead === 0) throw this.corrupt(last, 'the pack ends before it')
         done += bytesRead
       }

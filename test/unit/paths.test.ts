@@ -1,5 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { resolve } from 'node:path'
 import { isInsideFolder, joinFolderPath, normaliseWirePath, toWirePath } from '../../src/core/paths.js'
 import { isLansyncError } from '../../src/errors.js'
 
@@ -109,6 +110,10 @@ test('accepted paths are fixed points and never escape a root (bounded random ch
     assert.is(wire, wire.normalize('NFC'))
     const full = joinFolderPath('/root/folder', wire)
     assert.ok(full.startsWith('/root/folder/'), `${p} -> ${full}`)
+    // The join is exactly what resolving the segments gives, under any spelling of the root.
+    for (const root of ['/root/folder', '/root/folder/', '/root/x/../folder', '/']) {
+      assert.is(joinFolderPath(root, wire), resolve(root, ...wire.split('/')), `${root} + ${wire}`)
+    }
   }
 })
 
