@@ -5,10 +5,12 @@ import { Packr } from 'msgpackr'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { normaliseWirePath, MAX_PATH_BYTES } from '../core/paths.js'
 import type { BlockRef, FileKind, FileRecord, VersionVector } from '../core/types.js'
+import type { BlockSignature, DeltaOp } from '../core/block-delta.js'
 import {
   CODE_PATTERN, FOLDER_ID_PATTERN, HASH_BYTES, HEX16_PATTERN, MAX_BLOCK_BYTES, MAX_FOLDERS_PER_HELLO,
   MAX_FRAME_BYTES, MAX_LINK_TARGET_BYTES, MAX_NAME_BYTES, MAX_NESTING_DEPTH, MAX_REASON_BYTES,
   MAX_RECORDS_PER_BATCH, MAX_VECTOR_ENTRIES, MESSAGE_IDS, PROTOCOL_VERSION,
+  BASE_STRONG_BYTES, MAX_BASE_PIECES, MAX_DELTA_OPS, MAX_PIECE_BYTES, MIN_PIECE_BYTES,
   type HelloFolder, type Message, type MessageType
 } from './messages.js'
 import { checkMsgpackShape } from './msgpack-shape.js'
@@ -205,18 +207,19 @@ const DECODERS: { [T in MessageType]: (map: WireMap) => Extract<Message, { type:
       folder: readString(map, 'folder', 'request.folder', FOLDER_RULE),
       path: readPath(map, 'path', 'request.path'),
       hash: readBin(map, 'hash', 'request.hash', HASH_RULE, true),
-      sizeBytes: readInt(map, 'sizeBytes', 'request.sizeBytes', { min: 1, max: MAX_BLOCK_BYTES })
+      sizeBytes: readInt(map, 'sizeBytes', 'request.sizeBytes', { min: 1, max: MAX_BLOCK_BYTES }),
+      ...(has(map, 'base') ? { base: readBase(map) } : {})
     }
   },
 
   response (map) {
     const id = readInt(map, 'id', 'response.id', { max: UINT32_MAX })
-    const hasData = has(map, 'data')
-    if (hasData === has(map, 'error')) throw invalid('response', 'needs exactly one of data and error')
+    const present = ['data', 'delta', 'error'].filter(key => has(map, key))
+    if (present.length !== 1) throw invalid('response', 'needs exactly one of data, delta and error')
     // Block data stays a view into the frame: it is as large as the frame and used once.
-    return hasData
-      ? { type: 'response', id, data: readBin(map, 'data', 'response.data', { minBytes: 1, maxBytes: MAX_BLOCK_BYTES }) }
-      : { type: 'response', id, error: readString(map, 'error', 'response.error', { maxBytes: 64, pattern: CODE_PATTERN }) }
+    if (present[0] === 'data') return { type: 'response', id, data: readBin(map, 'data', 'response.data', { minBytes: 1, maxBytes: MAX_BLOCK_BYTES }) }
+    if (present[0] === 'delta') return { type: 'response', id, delta: readDelta(map) }
+    return { type: 'response', id, error: readString(map, 'error', 'response.error', { maxBytes: 64, pattern: CODE_PATTERN }) }
   },
 
   progress (map) {
@@ -256,13 +259,16 @@ function toWire (message: Message): WireMap {
       return { type: 'manifest', folder: message.folder, records: message.records.map(recordToWire), sequence: message.sequence, isLast: message.isLast }
     case 'update':
       return { type: 'update', folder: message.folder, records: message.records.map(recordToWire), sequence: message.sequence }
-    case 'request':
-      return { type: 'request', id: message.id, folder: message.folder, path: message.path, hash: message.hash, sizeBytes: message.sizeBytes }
+    case 'request': {
+      const wire: WireMap = { type: 'request', id: message.id, folder: message.folder, path: message.path, hash: message.hash, sizeBytes: message.sizeBytes }
+      if (message.base !== undefined) wire.base = { pieceBytes: message.base.pieceBytes, weak: weakToWire(message.base.weak), strong: message.base.strong }
+      return wire
+    }
     case 'response':
-      if ((message.data === undefined) === (message.error === undefined)) throw new TypeError('a response has exactly one of data and error')
-      return message.data !== undefined
-        ? { type: 'response', id: message.id, data: message.data }
-        : { type: 'response', id: message.id, error: message.error }
+      if ([message.data, message.delta, message.error].filter(v => v !== undefined).length !== 1) throw new TypeError('a response has exactly one of data, delta and error')
+      if (message.data !== undefined) return { type: 'response', id: message.id, data: message.data }
+      if (message.delta !== undefined) return { type: 'response', id: message.id, delta: message.delta.map(op => op instanceof Uint8Array ? op : [op.from, op.count]) }
+      return { type: 'response', id: message.id, error: message.error }
     case 'progress':
       return { type: 'progress', folder: message.folder, needFiles: message.needFiles, needBytes: message.needBytes, sequence: message.sequence }
     case 'ping':
@@ -270,6 +276,50 @@ function toWire (message: Message): WireMap {
     case 'close':
       return { type: 'close', code: message.code, reason: message.reason }
   }
+}
+
+/** A request's `base`: the signature of a block the requester holds (protocol.md, `request`). */
+function readBase (map: WireMap): BlockSignature {
+  const base = asMap(map.base, 'request.base')
+  const pieceBytes = readInt(base, 'pieceBytes', 'request.base.pieceBytes', { min: MIN_PIECE_BYTES, max: MAX_PIECE_BYTES })
+  const weak = readBin(base, 'weak', 'request.base.weak', { minBytes: 4, maxBytes: 4 * MAX_BASE_PIECES })
+  const pieces = weak.byteLength / 4
+  if (!Number.isInteger(pieces)) throw invalid('request.base.weak', `${weak.byteLength} bytes, not a whole number of 4-byte checksums`)
+  if (pieces * pieceBytes > MAX_BLOCK_BYTES) throw invalid('request.base', `${pieces} pieces of ${pieceBytes} bytes are more than a block`)
+  const strong = readBin(base, 'strong', 'request.base.strong', { minBytes: pieces * BASE_STRONG_BYTES, maxBytes: pieces * BASE_STRONG_BYTES }, true)
+  const sums = new Uint32Array(pieces)
+  for (let i = 0; i < pieces; i++) sums[i] = weak.readUInt32BE(4 * i)
+  return { pieceBytes, weak: sums, strong }
+}
+
+function weakToWire (weak: Uint32Array): Uint8Array {
+  const out = Buffer.allocUnsafe(4 * weak.length)
+  weak.forEach((w, i) => out.writeUInt32BE(w, 4 * i))
+  return out
+}
+
+/**
+ * A response's `delta`: byte strings (the block's own bytes) and [from, count] runs of the base's
+ * pieces. Whether the runs fit the base and the result has the block's size and hash is the
+ * requester's check (it alone has the base).
+ */
+function readDelta (map: WireMap): DeltaOp[] {
+  const items = readArray(map, 'delta', 'response.delta', MAX_DELTA_OPS)
+  if (items.length === 0) throw invalid('response.delta', 'is empty')
+  let literalBytes = 0
+  return items.map((item, i) => {
+    const field = `response.delta[${i}]`
+    if (!Array.isArray(item)) {
+      const bytes = checkBin(item, field, { minBytes: 1, maxBytes: MAX_BLOCK_BYTES })
+      literalBytes += bytes.byteLength
+      if (literalBytes > MAX_BLOCK_BYTES) throw invalid('response.delta', `its bytes add up to more than ${MAX_BLOCK_BYTES}`)
+      return bytes
+    }
+    if (item.length !== 2) throw invalid(field, `a run has 2 items, not ${item.length}`)
+    const from = checkInt(item[0], `${field}[0]`, { max: MAX_BASE_PIECES - 1 })
+    const count = checkInt(item[1], `${field}[1]`, { min: 1, max: MAX_BASE_PIECES })
+    return { from, count }
+  })
 }
 
 function readRecords (map: WireMap, type: string): FileRecord[] {

@@ -1,6 +1,7 @@
 // The messages of lansync protocol version 1 as TypeScript types, their registry ids, and the
 // limits of protocol.md section 5. protocol.md is normative; this file follows it.
 import type { FileRecord } from '../core/types.js'
+import { MAX_SIGNATURE_PIECES, STRONG_BYTES, type BlockSignature, type DeltaOp } from '../core/block-delta.js'
 
 export const PROTOCOL_VERSION = 1
 
@@ -12,6 +13,13 @@ export const MAX_RECORDS_PER_BATCH = 1000
 export const TARGET_BATCH_BYTES = 1024 * 1024
 /** Largest block (bytes): `request.sizeBytes`, `response.data`, a record's block sizes. */
 export const MAX_BLOCK_BYTES = 256 * 1024
+/** A request's `base`: piece sizes allowed, and most pieces. */
+export const MIN_PIECE_BYTES = 512
+export const MAX_PIECE_BYTES = 65536
+export const MAX_BASE_PIECES = MAX_SIGNATURE_PIECES
+export const BASE_STRONG_BYTES = STRONG_BYTES
+/** Most ops in a response's `delta`. */
+export const MAX_DELTA_OPS = 1024
 /** SHA-256: block hashes and whole-file hashes. */
 export const HASH_BYTES = 32
 export const MAX_VECTOR_ENTRIES = 1000
@@ -95,13 +103,16 @@ export interface RequestMessage {
   path: string
   hash: Uint8Array
   sizeBytes: number
+  /** The signature of a block the requester holds, to answer with a delta against (see core/block-delta.ts). */
+  base?: BlockSignature
 }
 
-/** Exactly one of `data` and `error` is set. */
+/** Exactly one of `data`, `delta` (only to a request with a `base`) and `error` is set. */
 export interface ResponseMessage {
   type: 'response'
   id: number
   data?: Uint8Array
+  delta?: DeltaOp[]
   error?: string
 }
 

@@ -2,14 +2,18 @@
 // against the hash it was asked for before anyone can use it.
 import { createHash } from 'node:crypto'
 import { LansyncError } from '../errors.js'
+import { applyDelta, deltaLiteralBytes, DeltaError, type BlockSignature, type DeltaOp } from '../core/block-delta.js'
 
 export interface BlockRequest { folder: string, path: string, hash: Uint8Array, sizeBytes: number }
 
-interface Pending { request: BlockRequest, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void, consume?: (bytes: Uint8Array) => Promise<void> }
+/** A block this device holds that the wanted one may be an edit of: the peer may answer with a delta against it. */
+export interface DeltaBase { bytes: Uint8Array, signature: BlockSignature }
+
+interface Pending { request: BlockRequest, base?: DeltaBase, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void, consume?: (bytes: Uint8Array) => Promise<void> }
 
 export interface BlockFetcherOptions {
   /** Sends one request message; the fetcher picks its id. */
-  send: (message: { type: 'request', id: number } & BlockRequest) => void
+  send: (message: { type: 'request', id: number, base?: BlockSignature } & BlockRequest) => void
   /** Bytes that may be requested and not yet answered. */
   windowBytes?: number
   /**
@@ -38,7 +42,7 @@ export class BlockFetcher {
   private closedWith: Error | undefined
   /** Bumped by close(), which empties the window: a block still being consumed then frees nothing. */
   private generation = 0
-  /** Block payload bytes received and verified. */
+  /** Block payload bytes received and verified (of a delta, the block's own bytes it carried). */
   bytesReceived = 0
 
   constructor ({ send, windowBytes = DEFAULT_WINDOW_BYTES, throttle }: BlockFetcherOptions) {
@@ -52,7 +56,7 @@ export class BlockFetcher {
    * (if given) has finished with them. The block counts against the window until then: received
    * blocks waiting for a slow disk hold back requests, instead of piling up in memory.
    */
-  async fetch (request: BlockRequest, consume?: (bytes: Uint8Array) => Promise<void>): Promise<Uint8Array> {
+  async fetch (request: BlockRequest, consume?: (bytes: Uint8Array) => Promise<void>, loadBase?: () => Promise<DeltaBase | undefined>): Promise<Uint8Array> {
     if (this.closedWith !== undefined) throw this.closedWith
     if (this.waiting.length > 0 || !this.fits(request.sizeBytes)) {
       // Wait in line; release() admits (and counts) us once the window has room. Waking only the
@@ -72,19 +76,54 @@ export class BlockFetcher {
       }
       if (this.closedWith !== undefined) throw this.closedWith
     }
-    const id = this.nextId
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+    // The base is read only now, with the block's room in the window taken: bases read for every
+    // queued request at once would hold a large edited file's changed blocks in memory.
+    let base: DeltaBase | undefined
+    try {
+      base = await loadBase?.()
+    } catch {} // no base: the block is asked for whole
+    if (this.closedWith !== undefined) throw this.closedWith
     return await new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { request, resolve, reject, consume })
-      this.send({ type: 'request', id, ...request })
+      this.ask({ request, base, resolve, reject, consume })
     })
   }
 
-  /** Handles a `response`. Throws PROTOCOL_UNEXPECTED for an id we never asked for. */
-  onResponse (id: number, data: Uint8Array | undefined, error: string | undefined): void {
+  /** Sends the request of `entry` under a new id. */
+  private ask (entry: Pending): void {
+    const id = this.nextId
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+    this.pending.set(id, entry)
+    this.send({ type: 'request', id, ...entry.request, ...(entry.base === undefined ? {} : { base: entry.base.signature }) })
+  }
+
+  /**
+   * Handles a `response`: the block's bytes, a delta against the base the request named, or an
+   * error. Throws PROTOCOL_UNEXPECTED for an id we never asked for or a delta we did not ask for.
+   */
+  onResponse (id: number, data: Uint8Array | undefined, error: string | undefined, delta?: DeltaOp[]): void {
     const entry = this.pending.get(id)
     if (entry === undefined) throw new LansyncError('PROTOCOL_UNEXPECTED', `response ${id} answers no request`)
     this.pending.delete(id)
+    let wireBytes = data?.byteLength ?? 0
+    if (delta !== undefined) {
+      const base = entry.base
+      if (base === undefined) {
+        this.release(entry.request.sizeBytes)
+        const err = new LansyncError('PROTOCOL_UNEXPECTED', `response ${id} is a delta to a request that named no base`)
+        entry.reject(err)
+        throw err
+      }
+      try {
+        data = applyDelta(base.bytes, base.signature.pieceBytes, delta, entry.request.sizeBytes)
+      } catch (err) {
+        if (!(err instanceof DeltaError)) throw err
+        this.release(entry.request.sizeBytes)
+        const failure = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a delta for a block of ${entry.request.path} that does not fit its base: ${err.message}`)
+        entry.reject(failure)
+        throw failure
+      }
+      wireBytes = deltaLiteralBytes(delta)
+    }
     if (data === undefined) {
       this.release(entry.request.sizeBytes)
       entry.reject(new LansyncError('PEER_BLOCK_UNAVAILABLE', `peer cannot serve a block of ${entry.request.path}: ${error ?? 'no reason'}`))
@@ -92,13 +131,19 @@ export class BlockFetcher {
     }
     const actual = createHash('sha256').update(data).digest()
     if (data.byteLength !== entry.request.sizeBytes || !actual.equals(Buffer.from(entry.request.hash))) {
+      if (delta !== undefined) {
+        // Pieces that only looked alike (a weak checksum and 8 bytes of SHA-256 both alike, or a
+        // base changed on the peer's side of the math): asked for again, whole. Still in the window.
+        this.ask({ ...entry, base: undefined })
+        return
+      }
       this.release(entry.request.sizeBytes)
       // A wrong block is the peer's fault: the connection is closed by the caller.
       const err = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a block of ${entry.request.path} that does not match its hash`)
       entry.reject(err)
       throw err
     }
-    this.bytesReceived += data.byteLength
+    this.bytesReceived += wireBytes
     if (entry.consume === undefined) {
       this.release(entry.request.sizeBytes)
       entry.resolve(data)

@@ -5,13 +5,15 @@ import { dirname } from 'node:path'
 import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
 import { decideRemote } from '../core/folder-type.js'
 import { vectorsEqual } from '../core/clock.js'
-import type { FileRecord } from '../core/types.js'
+import type { BlockRef, FileRecord } from '../core/types.js'
+import { hex } from '../core/bytes.js'
+import { pickDeltaBases, signatureOf } from '../core/block-delta.js'
 import { joinFolderPath } from '../core/paths.js'
 import { LansyncError, isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError, type Applied } from '../fs/apply.js'
 import { fsyncDir } from '../fs/atomic.js'
 import { isStoreWriteError, type Change, type StoredRecord } from '../store/store.js'
-import type { BlockFetcher } from './block-fetcher.js'
+import type { BlockFetcher, DeltaBase } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
 import { applyOrder, forEachAtOnce, groupAt } from './apply-order.js'
@@ -523,9 +525,9 @@ export class Puller {
     const turn: RequestTurn = { after: this.requestsIssued, issued: () => {} }
     this.requestsIssued = new Promise<void>(resolve => { turn.issued = resolve })
     try {
-      const { action } = await this.plan(remote)
+      const { action, local } = await this.plan(remote)
       const content = action === undefined ? undefined : contentToFetch(action)
-      if (content !== undefined) await this.ensureBlocks(content, turn)
+      if (content !== undefined) await this.ensureBlocks(content, turn, local)
     } finally {
       void turn.after.then(turn.issued)
     }
@@ -630,19 +632,35 @@ export class Puller {
    * Makes every block of `record` present in the block store, fetching only the missing ones;
    * with a `turn`, its requests go out once those before it went (see prefetch).
    */
-  private async ensureBlocks (record: FileRecord, turn?: RequestTurn): Promise<void> {
+  private async ensureBlocks (record: FileRecord, turn?: RequestTurn, local?: StoredRecord): Promise<void> {
     const store = this.runner.store
-    const byHash = new Map(record.blocks.map(block => [Buffer.from(block.hash).toString('hex'), block]))
-    const unique = [...byHash.values()]
-    const held = await store.hasBlocks(unique.map(block => block.hash))
+    // Each content once (a file may repeat a block), by the index of its first place.
+    const firsts = new Map<string, number>()
+    record.blocks.forEach((block, i) => { const key = hex(block.hash); if (!firsts.has(key)) firsts.set(key, i) })
+    const unique = [...firsts.values()]
+    const held = await store.hasBlocks(unique.map(i => record.blocks[i].hash))
+    const missing = unique.filter((_, k) => !held[k])
+    // An edit of the file held here: each changed block may come as a delta against the block
+    // that was at its place (see core/block-delta.ts).
+    const bases = missing.length > 0 && local !== undefined && !local.isDeleted && local.kind === 'file' ? pickDeltaBases(record.blocks, missing, local.blocks) : new Map<number, BlockRef[]>()
     if (turn !== undefined) await turn.after
     const fetches: Array<Promise<void>> = []
-    for (const [i, block] of unique.entries()) {
-      if (held[i]) continue
+    for (const i of missing) {
+      const block = record.blocks[i]
+      const base = bases.get(i)
+      const loadBase = base === undefined ? undefined : async (): Promise<DeltaBase | undefined> => {
+        const parts: Uint8Array[] = []
+        for await (const bytes of store.getBlocks(base.map(b => b.hash))) {
+          if (bytes === undefined) return undefined
+          parts.push(bytes)
+        }
+        const bytes = Buffer.concat(parts)
+        return { bytes, signature: signatureOf(bytes) }
+      }
       const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes }, async bytes => {
         await store.putBlock(block.hash, bytes, { isKnownMissing: true })
         crashPoint('pull:block-stored')
-      }).then(() => {})
+      }, loadBase).then(() => {})
       // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
       fetched.catch(() => {})
       fetches.push(fetched)

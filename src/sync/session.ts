@@ -15,6 +15,7 @@ import { ManifestSender } from './manifest-sender.js'
 import { Puller } from './puller.js'
 import type { FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
+import { deltaAgainst, deltaCostBytes, deltaLiteralBytes } from '../core/block-delta.js'
 import type { Bandwidth } from './rate-limiter.js'
 
 /** Block requests served at once: each waits on a store read, so a few overlap reads with writes. */
@@ -234,7 +235,7 @@ export class Session extends EventEmitter<SessionEvents> {
         this.requestQueue.push(message)
         this.serveQueued()
         return
-      case 'response': return this.fetcher.onResponse(message.id, message.data, message.error)
+      case 'response': return this.fetcher.onResponse(message.id, message.data, message.error, message.delta)
       case 'progress': {
         const link = this.linkFor(message.folder)
         link.peerNeedFiles = message.needFiles
@@ -370,16 +371,21 @@ export class Session extends EventEmitter<SessionEvents> {
       return
     }
     crashPoint('serve:block')
-    if (this.ctx.bandwidth !== undefined) {
+    // An edit of a block the peer holds goes as a delta against it when that is less than half
+    // the block: the pieces of its base found in the block, and the bytes in between.
+    const delta = request.base === undefined ? undefined : deltaAgainst(data, request.base)
+    const isDelta = delta !== undefined && deltaCostBytes(delta) <= data.byteLength / 2
+    const sentBytes = isDelta ? deltaLiteralBytes(delta) : data.byteLength
+    if (this.ctx.bandwidth !== undefined && sentBytes > 0) {
       try {
-        await this.ctx.bandwidth.acquireSend(this.deviceId, data.byteLength, this.ended.signal)
+        await this.ctx.bandwidth.acquireSend(this.deviceId, sentBytes, this.ended.signal)
       } catch (err) {
         if (this.isClosed) return
         throw err
       }
     }
-    this.blockBytesSent += data.byteLength
-    await this.writeAndDrain({ type: 'response', id: request.id, data } as Message)
+    this.blockBytesSent += sentBytes
+    await this.writeAndDrain((isDelta ? { type: 'response', id: request.id, delta } : { type: 'response', id: request.id, data }) as Message)
   }
 
   private readonly lastProgress = new Map<string, string>()

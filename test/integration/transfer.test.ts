@@ -27,7 +27,7 @@ async function received (d: Device): Promise<{ bytes: number, blockBytes: number
   return { bytes: p.bytesReceived, blockBytes: p.blockBytesReceived }
 }
 
-test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB send under 512 KiB, and nothing comes back', async () => {
+test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB send under 512 KiB, their blocks as deltas, and nothing comes back', async () => {
   const [a, b] = await makeCluster(['a', 'b'])
   writeRandomFile(join(a.folder, 'big.bin'), 64 * MiB)
   await a.start(); await b.start()
@@ -47,6 +47,9 @@ test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB s
   await waitConverged([a, b])
   after = await received(b)
   assert.ok(after.bytes - before.bytes < 512 * 1024, `4 KiB edit cost ${after.bytes - before.bytes} bytes (${after.blockBytes - before.blockBytes} of block data)`)
+  // The changed block comes as a delta against the one it replaced: the 4 KiB and the parts of
+  // the 2 KiB pieces it touched, not the 16–256 KiB block.
+  assert.ok(after.blockBytes - before.blockBytes <= 4096 + 4 * 2048, `4 KiB edit sent ${after.blockBytes - before.blockBytes} bytes of block data`)
   // b does not announce a's version back to a: its record alone (1,000 block hashes) is ~40 kB.
   await new Promise(resolve => setTimeout(resolve, 1000))
   const echoAfter = await received(a)
@@ -62,6 +65,7 @@ test('rename sends no block data; a 4 KiB edit and a 100-byte insert in 64 MiB s
   await waitConverged([a, b])
   after = await received(b)
   assert.ok(after.bytes - before.bytes < 512 * 1024, `100-byte insert cost ${after.bytes - before.bytes} bytes (${after.blockBytes - before.blockBytes} of block data)`)
+  assert.ok(after.blockBytes - before.blockBytes <= 100 + 2 * 2048, `100-byte insert sent ${after.blockBytes - before.blockBytes} bytes of block data`)
   await a.stop(); await b.stop()
 })
 

@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { BlockFetcher } from '../../src/sync/block-fetcher.js'
+import { deltaAgainst, signatureOf, type BlockSignature } from '../../src/core/block-delta.js'
 
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
 const block = (n: number, size = 100): Buffer => Buffer.alloc(size, n)
@@ -38,6 +39,56 @@ test('a block larger than the window still goes out alone; a wrong block and clo
   fetcher.close(Object.assign(new Error('gone'), { code: 'TRANSPORT_CLOSED' }))
   await queued.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'TRANSPORT_CLOSED'))
   await fetcher.fetch({ folder: 'f', path: 'r', hash: sha(big), sizeBytes: 200 }).then(() => assert.unreachable(), (err: any) => assert.is(err.message, 'gone'))
+})
+
+test('a request with a base carries its signature; a delta answer is rebuilt, hash-checked and counted by the bytes it carried', async () => {
+  const sent: Array<{ id: number, base?: BlockSignature }> = []
+  const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
+  const base = randomBytes(64 * 1024)
+  const edited = Buffer.concat([Buffer.from('inserted'), base])
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(edited), sizeBytes: edited.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent.length, 1)
+  assert.ok(sent[0].base !== undefined && sent[0].base.weak.length === 32, 'the signature went with the request')
+  fetcher.onResponse(sent[0].id, undefined, undefined, deltaAgainst(edited, sent[0].base))
+  assert.equal(Buffer.from(await got), edited)
+  assert.is(fetcher.bytesReceived, 8, 'only the inserted bytes came over the wire')
+})
+
+test('a delta whose result has another hash is asked for again whole; one that does not fit its base, or answers no base, closes', async () => {
+  const sent: Array<{ id: number, base?: BlockSignature }> = []
+  const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
+  const base = randomBytes(16 * 1024)
+  const wanted = randomBytes(16 * 1024)
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  await new Promise(resolve => setImmediate(resolve))
+  fetcher.onResponse(sent[0].id, undefined, undefined, [{ from: 0, count: 8 }]) // the base itself: not the wanted hash
+  assert.is(sent.length, 2, 'asked again')
+  assert.is(sent[1].base, undefined, 'whole, this time')
+  fetcher.onResponse(sent[1].id, wanted, undefined)
+  assert.equal(Buffer.from(await got), wanted)
+
+  const bad = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.throws(() => fetcher.onResponse(sent[2].id, undefined, undefined, [{ from: 5, count: 4 }]), (err: any) => err.code === 'PROTOCOL_BLOCK_HASH' && /does not fit its base/.test(err.message))
+  await bad.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'PROTOCOL_BLOCK_HASH'))
+
+  const plain = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent[3].base, undefined)
+  assert.throws(() => fetcher.onResponse(sent[3].id, undefined, undefined, [wanted]), (err: any) => err.code === 'PROTOCOL_UNEXPECTED')
+  await plain.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'PROTOCOL_UNEXPECTED'))
+})
+
+test('a base that cannot be read leaves the request whole', async () => {
+  const sent: Array<{ id: number, base?: BlockSignature }> = []
+  const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
+  const wanted = randomBytes(100)
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: 100 }, undefined, async () => { throw new Error('store gone') })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.is(sent[0].base, undefined)
+  fetcher.onResponse(sent[0].id, wanted, undefined)
+  assert.equal(Buffer.from(await got), wanted)
 })
 
 test.after(() => {})

@@ -60,6 +60,11 @@ const messages: Message[] = [
   { type: 'request', id: 0xffffffff, folder: 'docs', path: 'dir/big.bin', hash: sha256('abc'), sizeBytes: MAX_BLOCK_BYTES },
   { type: 'response', id: 0, data: Buffer.alloc(MAX_BLOCK_BYTES, 7) },
   { type: 'response', id: 12, error: 'NOT_AVAILABLE' },
+  {
+    type: 'request', id: 8, folder: 'docs', path: 'dir/big.bin', hash: sha256('abc'), sizeBytes: 70_000,
+    base: { pieceBytes: 2048, weak: Uint32Array.of(0, 0xffffffff, 12345), strong: Buffer.alloc(24, 9) }
+  },
+  { type: 'response', id: 13, delta: [Buffer.from('new bytes'), { from: 0, count: 3 }, Buffer.from('more'), { from: 127, count: 1 }] },
   { type: 'progress', folder: 'docs', needFiles: 0, needBytes: 2 ** 40, sequence: 5 },
   { type: 'ping' },
   { type: 'close', code: 'SHUTDOWN', reason: 'the agent is stopping' }
@@ -116,6 +121,7 @@ test('a message sent as parts is byte for byte the encoded message; a response\'
 test('encoding a response with neither or both of data and error is a programmer error', () => {
   assert.throws(() => encodeMessage({ type: 'response', id: 1 }), TypeError)
   assert.throws(() => encodeMessage({ type: 'response', id: 1, data: Buffer.from('x'), error: 'NOT_AVAILABLE' }), TypeError)
+  assert.throws(() => encodeMessage({ type: 'response', id: 1, data: Buffer.from('x'), delta: [Buffer.from('x')] }), TypeError)
 })
 
 test('paths are normalised to NFC on decode', () => {
@@ -204,6 +210,8 @@ test('record fields of the wrong type or range are refused', () => {
   }
 })
 
+const goodRequest = { type: 'request', id: 1, folder: 'docs', path: 'a', hash: Buffer.alloc(32), sizeBytes: 10 }
+
 test('message fields of the wrong type or range are refused', () => {
   const hello = { type: 'hello', protocol: 1, deviceName: 'x', folders: [{ id: 'docs', label: 'D', epoch: '0123456789abcdef', sequence: 1, haveEpoch: '', haveSequence: 0 }] }
   const folder = hello.folders[0]
@@ -228,8 +236,24 @@ test('message fields of the wrong type or range are refused', () => {
     [{ type: 'request', id: 1, folder: 'docs', path: 'a', hash: Buffer.alloc(16), sizeBytes: 1 }, /request\.hash: 16 bytes, expected 32/],
     [{ type: 'request', id: 1, folder: 'docs', path: 'a', hash: sha256('x'), sizeBytes: 0 }, /request\.sizeBytes/],
     [{ type: 'request', id: 1, folder: 'docs', path: 'a', hash: sha256('x'), sizeBytes: MAX_BLOCK_BYTES + 1 }, /request\.sizeBytes/],
-    [{ type: 'response', id: 1 }, /exactly one of data and error/],
-    [{ type: 'response', id: 1, data: Buffer.from('x'), error: 'NOT_AVAILABLE' }, /exactly one of data and error/],
+    [{ type: 'response', id: 1 }, /exactly one of data, delta and error/],
+    [{ type: 'response', id: 1, data: Buffer.from('x'), error: 'NOT_AVAILABLE' }, /exactly one of data, delta and error/],
+    [{ type: 'response', id: 1, data: Buffer.from('x'), delta: [Buffer.from('x')] }, /exactly one of data, delta and error/],
+    [{ type: 'response', id: 1, delta: [] }, /response\.delta: is empty/],
+    [{ type: 'response', id: 1, delta: [[0, 0]] }, /response\.delta\[0\]\[1\]/],
+    [{ type: 'response', id: 1, delta: [[128, 1]] }, /response\.delta\[0\]\[0\]/],
+    [{ type: 'response', id: 1, delta: [[0, 1, 2]] }, /response\.delta\[0\]: a run has 2 items, not 3/],
+    [{ type: 'response', id: 1, delta: [Buffer.alloc(0)] }, /response\.delta\[0\]/],
+    [{ type: 'response', id: 1, delta: ['text'] }, /response\.delta\[0\]: expected bytes/],
+    [{ type: 'response', id: 1, delta: [Buffer.alloc(200_000), Buffer.alloc(100_000)] }, /response\.delta: its bytes add up to more than 262144/],
+    [{ type: 'response', id: 1, delta: Array.from({ length: 1025 }, () => [0, 1]) }, /response\.delta: 1025 items, more than 1024/],
+    [{ ...goodRequest, base: 'sig' }, /request\.base: expected a map/],
+    [{ ...goodRequest, base: { pieceBytes: 100, weak: Buffer.alloc(4), strong: Buffer.alloc(8) } }, /request\.base\.pieceBytes/],
+    [{ ...goodRequest, base: { pieceBytes: 2048, weak: Buffer.alloc(6), strong: Buffer.alloc(8) } }, /request\.base\.weak: 6 bytes, not a whole number/],
+    [{ ...goodRequest, base: { pieceBytes: 2048, weak: Buffer.alloc(4 * 129), strong: Buffer.alloc(8 * 129) } }, /request\.base\.weak: 516 bytes/],
+    [{ ...goodRequest, base: { pieceBytes: 65536, weak: Buffer.alloc(4 * 5), strong: Buffer.alloc(8 * 5) } }, /request\.base: 5 pieces of 65536 bytes are more than a block/],
+    [{ ...goodRequest, base: { pieceBytes: 2048, weak: Buffer.alloc(8), strong: Buffer.alloc(8) } }, /request\.base\.strong: 8 bytes, expected 16/],
+    [{ ...goodRequest, base: { pieceBytes: 2048, weak: Buffer.alloc(8) } }, /request\.base\.strong: missing/],
     [{ type: 'response', id: 1, data: Buffer.alloc(MAX_BLOCK_BYTES + 1) }, /response\.data: 262145 bytes/],
     [{ type: 'response', id: 1, data: Buffer.alloc(0) }, /response\.data: 0 bytes/],
     [{ type: 'response', id: 1, data: 'hello' }, /response\.data: expected bytes/],
