@@ -286,7 +286,7 @@ function readBase (map: WireMap): BlockSignature {
   const pieces = weak.byteLength / 4
   if (!Number.isInteger(pieces)) throw invalid('request.base.weak', `${weak.byteLength} bytes, not a whole number of 4-byte checksums`)
   if (pieces * pieceBytes > MAX_BLOCK_BYTES) throw invalid('request.base', `${pieces} pieces of ${pieceBytes} bytes are more than a block`)
-  const strong = readBin(base, 'strong', 'request.base.strong', { minBytes: pieces * BASE_STRONG_BYTES, maxBytes: pieces * BASE_STRONG_BYTES }, true)
+  const strong = new Uint8Array(readBin(base, 'strong', 'request.base.strong', { minBytes: pieces * BASE_STRONG_BYTES, maxBytes: pieces * BASE_STRONG_BYTES }))
   const sums = new Uint32Array(pieces)
   for (let i = 0; i < pieces; i++) sums[i] = weak.readUInt32BE(4 * i)
   return { pieceBytes, weak: sums, strong }

@@ -62,7 +62,7 @@ const messages: Message[] = [
   { type: 'response', id: 12, error: 'NOT_AVAILABLE' },
   {
     type: 'request', id: 8, folder: 'docs', path: 'dir/big.bin', hash: sha256('abc'), sizeBytes: 70_000,
-    base: { pieceBytes: 2048, weak: Uint32Array.of(0, 0xffffffff, 12345), strong: Buffer.alloc(24, 9) }
+    base: { pieceBytes: 2048, weak: Uint32Array.of(0, 0xffffffff, 12345), strong: new Uint8Array(24).fill(9) }
   },
   { type: 'response', id: 13, delta: [Buffer.from('new bytes'), { from: 0, count: 3 }, Buffer.from('more'), { from: 127, count: 1 }] },
   { type: 'progress', folder: 'docs', needFiles: 0, needBytes: 2 ** 40, sequence: 5 },

@@ -10,6 +10,7 @@ import { encodeFrame, FrameDecoder } from '../../src/protocol/framing.js'
 import { MAX_BLOCK_BYTES, MESSAGE_IDS, type Message, type MessageType } from '../../src/protocol/messages.js'
 import { MAX_BLOCK_BYTES as CHUNKER_MAX_BLOCK_BYTES } from '../../src/core/chunker.js'
 import type { FileRecord } from '../../src/core/types.js'
+import { deltaAgainst, signatureOf } from '../../src/core/block-delta.js'
 
 const spec = readFileSync(new URL('../../protocol.md', import.meta.url), 'utf8')
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest()
@@ -44,13 +45,32 @@ const tombstone: FileRecord = {
   sequence: 43
 }
 
+/** The block-delta example: `hello` and 2048 bytes `a`, against a base of those 2048 bytes. */
+const deltaBase = Buffer.alloc(2048, 'a')
+const deltaTarget = { bytes: Buffer.concat([Buffer.from('hello'), deltaBase]), get hash (): Buffer { return createHash('sha256').update(this.bytes).digest() } }
+
+test('the block-delta example is what the algorithm gives', () => {
+  const signature = signatureOf(deltaBase)
+  assert.equal([...signature.weak], [0x84000800], 'the weak checksum protocol.md states')
+  assert.is(Buffer.from(signature.strong).toString('hex'), 'b2a3a502fdfc34f4')
+  assert.is(deltaTarget.hash.toString('hex').slice(0, 8), '7d6a2e9b')
+  assert.equal(deltaAgainst(deltaTarget.bytes, signature), [Buffer.from('hello'), { from: 0, count: 1 }])
+})
+
 /** The examples of each message section of protocol.md, in the order of its hex blocks. */
 const examples: { [T in MessageType]: Array<Extract<Message, { type: T }>> } = {
   hello: [{ type: 'hello', protocol: 1, deviceName: 'laptop', folders: [{ id: 'docs', label: 'Documents', epoch: '8f3a5c2e91b04d77', sequence: 42, haveEpoch: '', haveSequence: 0 }] }],
   manifest: [{ type: 'manifest', folder: 'docs', records: [planRecord], sequence: 42, isLast: true }],
   update: [{ type: 'update', folder: 'docs', records: [tombstone], sequence: 43 }],
-  request: [{ type: 'request', id: 7, folder: 'docs', path: 'notes/plan.txt', hash: sha256('hello'), sizeBytes: 5 }],
-  response: [{ type: 'response', id: 7, data: Buffer.from('hello') }, { type: 'response', id: 8, error: 'NOT_AVAILABLE' }],
+  request: [
+    { type: 'request', id: 7, folder: 'docs', path: 'notes/plan.txt', hash: sha256('hello'), sizeBytes: 5 },
+    { type: 'request', id: 9, folder: 'docs', path: 'notes/plan.txt', hash: deltaTarget.hash, sizeBytes: 2053, base: signatureOf(deltaBase) }
+  ],
+  response: [
+    { type: 'response', id: 7, data: Buffer.from('hello') },
+    { type: 'response', id: 8, error: 'NOT_AVAILABLE' },
+    { type: 'response', id: 9, delta: [Buffer.from('hello'), { from: 0, count: 1 }] }
+  ],
   progress: [{ type: 'progress', folder: 'docs', needFiles: 2, needBytes: 131072, sequence: 42 }],
   ping: [{ type: 'ping' }],
   close: [{ type: 'close', code: 'PROTOCOL_VERSION', reason: 'peer speaks protocol 2, this device 1' }]
