@@ -47,8 +47,11 @@ export function signatureOf (base: Uint8Array, pieceBytes = DELTA_PIECE_BYTES): 
 /**
  * The ops that rebuild `target` from the base that `signature` describes: every whole piece of the
  * base found in `target` (at any offset, as rsync finds blocks) is copied, the rest is sent.
+ * Undefined when the search gives up: after more weak-checksum matches whose strong hash differs
+ * than a real signature of that many pieces would give (a signature built to match everywhere
+ * would otherwise cost a SHA-256 per byte of the block).
  */
-export function deltaAgainst (target: Uint8Array, signature: BlockSignature): DeltaOp[] {
+export function deltaAgainst (target: Uint8Array, signature: BlockSignature): DeltaOp[] | undefined {
   const { pieceBytes: size, weak, strong } = signature
   // A 64 Ki-bit filter first: most offsets match no piece, and a typed-array read rejects them
   // before any Map lookup (a Map lookup per byte made a 256 KiB block cost ~10 ms).
@@ -66,6 +69,7 @@ export function deltaAgainst (target: Uint8Array, signature: BlockSignature): De
     if (last !== undefined && !(last instanceof Uint8Array) && last.from + last.count === piece) last.count += 1
     else ops.push({ from: piece, count: 1 })
   }
+  let falseMatchesLeft = 4 * weak.length + 16
   let literalFrom = 0
   let pos = 0
   const n = target.byteLength
@@ -82,6 +86,7 @@ export function deltaAgainst (target: Uint8Array, signature: BlockSignature): De
         if (pos + size <= n) [a, b] = sums(target, pos, size)
         continue
       }
+      if (byWeak.has(w) && --falseMatchesLeft < 0) return undefined
     }
     if (pos + size < n) {
       // Roll the window one byte: drop target[pos], take target[pos + size].

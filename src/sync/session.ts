@@ -374,7 +374,7 @@ export class Session extends EventEmitter<SessionEvents> {
     // An edit of a block the peer holds goes as a delta against it when that is less than half
     // the block: the pieces of its base found in the block, and the bytes in between.
     const delta = request.base === undefined ? undefined : deltaAgainst(data, request.base)
-    const isDelta = delta !== undefined && deltaCostBytes(delta) <= data.byteLength / 2
+    const isDelta = delta !== undefined && deltaCostBytes(delta) <= data.byteLength / 2 // undefined: the search gave up
     const sentBytes = isDelta ? deltaLiteralBytes(delta) : data.byteLength
     if (this.ctx.bandwidth !== undefined && sentBytes > 0) {
       try {
