@@ -195,8 +195,10 @@ export function pickDeltaBases (wanted: readonly BlockRef[], missing: readonly n
     const end = wantedStarts[i] + wanted[i].sizeBytes
     const run: BlockRef[] = []
     let runBytes = 0
-    for (let k = lastAtOrBefore(heldStarts, wantedStarts[i]); k < held.length && heldStarts[k] < end; k++) {
-      if (run.length > 0 && runBytes + held[k].sizeBytes > maxBytes) break
+    // The held block where the new one starts, then those that share at least a piece's worth of
+    // its range (a block that shares only its first bytes could give no whole piece).
+    for (let k = lastAtOrBefore(heldStarts, wantedStarts[i]); k < held.length; k++) {
+      if (run.length > 0 && (heldStarts[k] + DELTA_PIECE_BYTES > end || runBytes + held[k].sizeBytes > maxBytes)) break
       run.push(held[k])
       runBytes += held[k].sizeBytes
     }

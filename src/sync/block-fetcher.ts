@@ -9,7 +9,10 @@ export interface BlockRequest { folder: string, path: string, hash: Uint8Array, 
 /** A block this device holds that the wanted one may be an edit of: the peer may answer with a delta against it. */
 export interface DeltaBase { bytes: Uint8Array, signature: BlockSignature }
 
-interface Pending { request: BlockRequest, base?: DeltaBase, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void, consume?: (bytes: Uint8Array) => Promise<void> }
+/** A base to offer, its size known before it is read (it counts against the window). */
+export interface BaseOffer { sizeBytes: number, load: () => Promise<DeltaBase | undefined> }
+
+interface Pending { request: BlockRequest, base?: DeltaBase, windowBytes: number, resolve: (bytes: Uint8Array) => void, reject: (err: Error) => void, consume?: (bytes: Uint8Array) => Promise<void> }
 
 export interface BlockFetcherOptions {
   /** Sends one request message; the fetcher picks its id. */
@@ -56,22 +59,24 @@ export class BlockFetcher {
    * (if given) has finished with them. The block counts against the window until then: received
    * blocks waiting for a slow disk hold back requests, instead of piling up in memory.
    */
-  async fetch (request: BlockRequest, consume?: (bytes: Uint8Array) => Promise<void>, loadBase?: () => Promise<DeltaBase | undefined>): Promise<Uint8Array> {
+  async fetch (request: BlockRequest, consume?: (bytes: Uint8Array) => Promise<void>, offer?: BaseOffer): Promise<Uint8Array> {
     if (this.closedWith !== undefined) throw this.closedWith
-    if (this.waiting.length > 0 || !this.fits(request.sizeBytes)) {
+    // A base offered for a delta is held in memory until the answer: it counts against the window too.
+    const windowBytes = request.sizeBytes + (offer?.sizeBytes ?? 0)
+    if (this.waiting.length > 0 || !this.fits(windowBytes)) {
       // Wait in line; release() admits (and counts) us once the window has room. Waking only the
       // head keeps thousands of queued fetches from all waking on every response.
-      await new Promise<void>(resolve => this.waiting.push({ sizeBytes: request.sizeBytes, admit: resolve }))
+      await new Promise<void>(resolve => this.waiting.push({ sizeBytes: windowBytes, admit: resolve }))
       if (this.closedWith !== undefined) throw this.closedWith
     } else {
-      this.inFlightBytes += request.sizeBytes
+      this.inFlightBytes += windowBytes
     }
     if (this.throttle !== undefined) {
       try {
         await this.throttle(request.sizeBytes)
       } catch (err) {
         if (this.closedWith !== undefined) throw this.closedWith
-        this.release(request.sizeBytes)
+        this.release(windowBytes)
         throw err
       }
       if (this.closedWith !== undefined) throw this.closedWith
@@ -80,11 +85,11 @@ export class BlockFetcher {
     // queued request at once would hold a large edited file's changed blocks in memory.
     let base: DeltaBase | undefined
     try {
-      base = await loadBase?.()
+      base = await offer?.load()
     } catch {} // no base: the block is asked for whole
     if (this.closedWith !== undefined) throw this.closedWith
     return await new Promise<Uint8Array>((resolve, reject) => {
-      this.ask({ request, base, resolve, reject, consume })
+      this.ask({ request, base, windowBytes, resolve, reject, consume })
     })
   }
 
@@ -108,7 +113,7 @@ export class BlockFetcher {
     if (delta !== undefined) {
       const base = entry.base
       if (base === undefined) {
-        this.release(entry.request.sizeBytes)
+        this.release(entry.windowBytes)
         const err = new LansyncError('PROTOCOL_UNEXPECTED', `response ${id} is a delta to a request that named no base`)
         entry.reject(err)
         throw err
@@ -117,7 +122,7 @@ export class BlockFetcher {
         data = applyDelta(base.bytes, base.signature.pieceBytes, delta, entry.request.sizeBytes)
       } catch (err) {
         if (!(err instanceof DeltaError)) throw err
-        this.release(entry.request.sizeBytes)
+        this.release(entry.windowBytes)
         const failure = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a delta for a block of ${entry.request.path} that does not fit its base: ${err.message}`)
         entry.reject(failure)
         throw failure
@@ -125,7 +130,7 @@ export class BlockFetcher {
       wireBytes = deltaLiteralBytes(delta)
     }
     if (data === undefined) {
-      this.release(entry.request.sizeBytes)
+      this.release(entry.windowBytes)
       entry.reject(new LansyncError('PEER_BLOCK_UNAVAILABLE', `peer cannot serve a block of ${entry.request.path}: ${error ?? 'no reason'}`))
       return
     }
@@ -137,7 +142,7 @@ export class BlockFetcher {
         this.ask({ ...entry, base: undefined })
         return
       }
-      this.release(entry.request.sizeBytes)
+      this.release(entry.windowBytes)
       // A wrong block is the peer's fault: the connection is closed by the caller.
       const err = new LansyncError('PROTOCOL_BLOCK_HASH', `peer sent a block of ${entry.request.path} that does not match its hash`)
       entry.reject(err)
@@ -145,13 +150,13 @@ export class BlockFetcher {
     }
     this.bytesReceived += wireBytes
     if (entry.consume === undefined) {
-      this.release(entry.request.sizeBytes)
+      this.release(entry.windowBytes)
       entry.resolve(data)
       return
     }
     const generation = this.generation
     entry.consume(data).then(() => entry.resolve(data), entry.reject).finally(() => {
-      if (generation === this.generation) this.release(entry.request.sizeBytes) // close() emptied the window already
+      if (generation === this.generation) this.release(entry.windowBytes) // close() emptied the window already
     })
   }
 

@@ -13,7 +13,7 @@ import { LansyncError, isLansyncError } from '../errors.js'
 import { applyDelete, applyMetadata, applyRecord, LocalChangedError, type Applied } from '../fs/apply.js'
 import { fsyncDir } from '../fs/atomic.js'
 import { isStoreWriteError, type Change, type StoredRecord } from '../store/store.js'
-import type { BlockFetcher, DeltaBase } from './block-fetcher.js'
+import type { BaseOffer, BlockFetcher, DeltaBase } from './block-fetcher.js'
 import { markerMissingError, type FolderRunner } from './folder-runner.js'
 import { crashPoint } from '../fault.js'
 import { applyOrder, forEachAtOnce, groupAt } from './apply-order.js'
@@ -648,19 +648,22 @@ export class Puller {
     for (const i of missing) {
       const block = record.blocks[i]
       const base = bases.get(i)
-      const loadBase = base === undefined ? undefined : async (): Promise<DeltaBase | undefined> => {
-        const parts: Uint8Array[] = []
-        for await (const bytes of store.getBlocks(base.map(b => b.hash))) {
-          if (bytes === undefined) return undefined
-          parts.push(bytes)
+      const offer: BaseOffer | undefined = base === undefined ? undefined : {
+        sizeBytes: base.reduce((n, b) => n + b.sizeBytes, 0),
+        load: async (): Promise<DeltaBase | undefined> => {
+          const parts: Uint8Array[] = []
+          for await (const bytes of store.getBlocks(base.map(b => b.hash))) {
+            if (bytes === undefined) return undefined
+            parts.push(bytes)
+          }
+          const bytes = Buffer.concat(parts)
+          return { bytes, signature: signatureOf(bytes) }
         }
-        const bytes = Buffer.concat(parts)
-        return { bytes, signature: signatureOf(bytes) }
       }
       const fetched = this.fetcher.fetch({ folder: this.runner.folder.id, path: record.path, hash: block.hash, sizeBytes: block.sizeBytes }, async bytes => {
         await store.putBlock(block.hash, bytes, { isKnownMissing: true })
         crashPoint('pull:block-stored')
-      }, loadBase).then(() => {})
+      }, offer).then(() => {})
       // Observed at once: a failure may come while this loop still awaits; allSettled reports it below.
       fetched.catch(() => {})
       fetches.push(fetched)

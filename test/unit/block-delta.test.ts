@@ -96,8 +96,12 @@ test('bases: each missing block gets the held blocks that covered its bytes', ()
   const wanted = [ref(11, 64 * KiB + 100), ref(2, 32 * KiB), ref(13, 100 * KiB), ref(4, 100 * KiB), ref(5, 240 * KiB)]
   const bases = pickDeltaBases(wanted, [0, 2], held)
   assert.equal([...bases.keys()], [0, 2])
-  assert.equal(bases.get(0)?.map(b => b.hash[0]), [1, 2], 'its last 100 bytes lie in held block 2')
-  assert.equal(bases.get(2)?.map(b => b.hash[0]), [3, 4], 'bytes 96 KiB + 100 to 196 KiB + 100 lie in held blocks 3 and 4')
+  assert.equal(bases.get(0)?.map(b => b.hash[0]), [1], 'its last 100 bytes, in held block 2, are less than a piece')
+  assert.equal(bases.get(2)?.map(b => b.hash[0]), [3], 'bytes 96 KiB + 100 to 196 KiB + 100: held block 3, and 100 bytes of block 4')
+  // Cuts moved: the new block's 100 KiB lie over held blocks 3 (from 96 KiB) and 4 (from 196 KiB).
+  const moved = pickDeltaBases([ref(1, 64 * KiB), ref(2, 32 * KiB), ref(13, 110 * KiB), ref(14, 90 * KiB), ref(5, 240 * KiB)], [2, 3], held)
+  assert.equal(moved.get(2)?.map(b => b.hash[0]), [3, 4])
+  assert.equal(moved.get(3)?.map(b => b.hash[0]), [4])
   // Two cuts lost to an edit: the new block covers three held ones, up to a signature's 256 KiB.
   const merged = pickDeltaBases([ref(20, 300 * KiB), ref(4, 240 * KiB), ref(5, 240 * KiB)], [0], [ref(1, 100 * KiB), ref(2, 100 * KiB), ref(3, 100 * KiB), ref(4, 240 * KiB), ref(5, 240 * KiB)])
   assert.equal(merged.get(0)?.map(b => b.hash[0]), [1, 2], 'a third would make 300 KiB')

@@ -46,7 +46,7 @@ test('a request with a base carries its signature; a delta answer is rebuilt, ha
   const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
   const base = randomBytes(64 * 1024)
   const edited = Buffer.concat([Buffer.from('inserted'), base])
-  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(edited), sizeBytes: edited.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(edited), sizeBytes: edited.length }, undefined, { sizeBytes: base.length, load: async () => ({ bytes: base, signature: signatureOf(base) }) })
   await new Promise(resolve => setImmediate(resolve))
   assert.is(sent.length, 1)
   assert.ok(sent[0].base !== undefined && sent[0].base.weak.length === 32, 'the signature went with the request')
@@ -60,7 +60,7 @@ test('a delta whose result has another hash is asked for again whole; one that d
   const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
   const base = randomBytes(16 * 1024)
   const wanted = randomBytes(16 * 1024)
-  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, { sizeBytes: base.length, load: async () => ({ bytes: base, signature: signatureOf(base) }) })
   await new Promise(resolve => setImmediate(resolve))
   fetcher.onResponse(sent[0].id, undefined, undefined, [{ from: 0, count: 8 }]) // the base itself: not the wanted hash
   assert.is(sent.length, 2, 'asked again')
@@ -68,7 +68,7 @@ test('a delta whose result has another hash is asked for again whole; one that d
   fetcher.onResponse(sent[1].id, wanted, undefined)
   assert.equal(Buffer.from(await got), wanted)
 
-  const bad = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, async () => ({ bytes: base, signature: signatureOf(base) }))
+  const bad = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: wanted.length }, undefined, { sizeBytes: base.length, load: async () => ({ bytes: base, signature: signatureOf(base) }) })
   await new Promise(resolve => setImmediate(resolve))
   assert.throws(() => fetcher.onResponse(sent[2].id, undefined, undefined, [{ from: 5, count: 4 }]), (err: any) => err.code === 'PROTOCOL_BLOCK_HASH' && /does not fit its base/.test(err.message))
   await bad.then(() => assert.unreachable(), (err: any) => assert.is(err.code, 'PROTOCOL_BLOCK_HASH'))
@@ -84,11 +84,28 @@ test('a base that cannot be read leaves the request whole', async () => {
   const sent: Array<{ id: number, base?: BlockSignature }> = []
   const fetcher = new BlockFetcher({ send: m => sent.push({ id: m.id, base: m.base }) })
   const wanted = randomBytes(100)
-  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: 100 }, undefined, async () => { throw new Error('store gone') })
+  const got = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(wanted), sizeBytes: 100 }, undefined, { sizeBytes: 1000, load: async () => { throw new Error('store gone') } })
   await new Promise(resolve => setImmediate(resolve))
   assert.is(sent[0].base, undefined)
   fetcher.onResponse(sent[0].id, wanted, undefined)
   assert.equal(Buffer.from(await got), wanted)
+})
+
+test('an offered base counts against the byte window until the answer', async () => {
+  const sent: number[] = []
+  const fetcher = new BlockFetcher({ send: m => sent.push(m.id), windowBytes: 350 })
+  const base = Buffer.alloc(200, 1)
+  const a = block(1); const b = block(2)
+  const first = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(a), sizeBytes: 100 }, undefined, { sizeBytes: 200, load: async () => ({ bytes: base, signature: signatureOf(base) }) })
+  const second = fetcher.fetch({ folder: 'f', path: 'p', hash: sha(b), sizeBytes: 100 })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1], '100 + 200 + 100 bytes do not fit 350')
+  fetcher.onResponse(1, a, undefined)
+  await first
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(sent, [1, 2])
+  fetcher.onResponse(2, b, undefined)
+  await second
 })
 
 test.after(() => {})
