@@ -640,8 +640,8 @@ export class Puller {
     const unique = [...firsts.values()]
     const held = await store.hasBlocks(unique.map(i => record.blocks[i].hash))
     const missing = unique.filter((_, k) => !held[k])
-    // An edit of the file held here: each changed block may come as a delta against the block
-    // that was at its place (see core/block-delta.ts).
+    // An edit of the file held here: each changed block may come as a delta against the held
+    // blocks that covered its bytes (see pickDeltaBases in core/block-delta.ts).
     const bases = missing.length > 0 && local !== undefined && !local.isDeleted && local.kind === 'file' ? pickDeltaBases(record.blocks, missing, local.blocks) : new Map<number, BlockRef[]>()
     if (turn !== undefined) await turn.after
     const fetches: Array<Promise<void>> = []
