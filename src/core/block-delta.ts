@@ -6,7 +6,7 @@
 // and only the bytes in between. The puller rebuilds the block and checks its SHA-256 as for any
 // block, so a delta can never put wrong bytes in place. Pure: no I/O.
 import { createHash } from 'node:crypto'
-import { bytesEqual } from './bytes.js'
+import { bytesEqual, totalBlockBytes } from './bytes.js'
 import type { BlockRef } from './types.js'
 
 /** Size of the base's pieces: a signature costs 12 bytes per piece (1.5 kB for a 256 KiB base). */
@@ -160,16 +160,11 @@ function findPiece (candidates: number[] | undefined, window: Uint8Array, strong
   const next = last !== undefined && !(last instanceof Uint8Array) ? last.from + last.count : -1
   let found: number | undefined
   for (const i of candidates) {
-    if (!equalAt(strong, i * STRONG_BYTES, hash)) continue
+    if (!bytesEqual(strong.subarray(i * STRONG_BYTES, (i + 1) * STRONG_BYTES), hash)) continue
     if (i === next) return i
     found ??= i
   }
   return found
-}
-
-function equalAt (all: Uint8Array, at: number, hash: Uint8Array): boolean {
-  for (let k = 0; k < hash.byteLength; k++) if (all[at + k] !== hash[k]) return false
-  return true
 }
 
 function fold (w: number): number {
@@ -185,7 +180,7 @@ function fold (w: number): number {
  */
 export function pickDeltaBases (wanted: readonly BlockRef[], missing: readonly number[], held: readonly BlockRef[]): Map<number, BlockRef[]> {
   const bases = new Map<number, BlockRef[]>()
-  const total = wanted.reduce((n, b) => n + b.sizeBytes, 0)
+  const total = totalBlockBytes(wanted)
   const missingBytes = missing.reduce((n, i) => n + wanted[i].sizeBytes, 0)
   if (held.length === 0 || missingBytes * 2 > total) return bases
   const heldStarts = startsOf(held)

@@ -8,6 +8,13 @@ export function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
+/** The bytes a list of blocks covers: a file's size from its block list. */
+export function totalBlockBytes (blocks: ReadonlyArray<{ sizeBytes: number }>): number {
+  let n = 0
+  for (const b of blocks) n += b.sizeBytes
+  return n
+}
+
 /** Whether two byte strings (hashes, mostly) are equal. */
 export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false

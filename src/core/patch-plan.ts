@@ -3,7 +3,7 @@
 // blocks, and the chunker cuts the rest where it did before, at the same offsets. Writing only
 // those ranges over the old file replaces rewriting the whole file. Pure: block lists in, ranges out.
 import type { BlockRef } from './types.js'
-import { bytesEqual } from './bytes.js'
+import { bytesEqual, totalBlockBytes } from './bytes.js'
 
 /** One range to overwrite: the new version's blocks there, and the old version's (to write back on undo). */
 export interface PatchRegion {
@@ -43,7 +43,7 @@ export interface PatchPlan {
  * Undefined when the two versions differ in size: a patch never moves bytes.
  */
 export function planPatch (wanted: readonly BlockRef[], held: readonly BlockRef[]): PatchPlan | undefined {
-  if (totalSize(wanted) !== totalSize(held)) return undefined
+  if (totalBlockBytes(wanted) !== totalBlockBytes(held)) return undefined
   const regions: PatchRegion[] = []
   let writeBytes = 0
   let i = 0 // next block of wanted
@@ -75,12 +75,6 @@ export function planPatch (wanted: readonly BlockRef[], held: readonly BlockRef[
     }
   }
   return { regions, writeBytes }
-}
-
-function totalSize (blocks: readonly BlockRef[]): number {
-  let n = 0
-  for (const b of blocks) n += b.sizeBytes
-  return n
 }
 
 function isSameBlock (a: BlockRef, b: BlockRef): boolean {

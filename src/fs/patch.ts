@@ -19,6 +19,7 @@ import { constants as fsConstants, type Stats } from 'node:fs'
 import { lstatNow } from './lstat-now.js'
 import { planPatch, type PatchRegion, type PatchUndo } from '../core/patch-plan.js'
 import type { BlockRef, FileRecord } from '../core/types.js'
+import { totalBlockBytes } from '../core/bytes.js'
 import { LansyncError } from '../errors.js'
 import type { Store, StoredRecord } from '../store/store.js'
 import { utimesSeconds } from './atomic.js'
@@ -154,7 +155,7 @@ export async function undoInterruptedPatch (full: string, store: Store, path: st
     const isOurs = mtimeMs === undo.mtimeMs || mtimeMs === undo.newMtimeMs || (mtimeMs >= undo.startedMs - 1000 && mtimeMs <= undo.startedMs + PATCH_WINDOW_MS)
     if (!s.isFile() || s.ino !== undo.inode || s.size !== undo.sizeBytes || !isOurs) return 'changed'
     for (const region of undo.regions) {
-      const sizeBytes = region.blocks.reduce((n, b) => n + b.sizeBytes, 0)
+      const sizeBytes = totalBlockBytes(region.blocks)
       await writeAll(handle, await readBlocks(store, path, region.blocks, sizeBytes), region.offset)
     }
     await handle.chmod(undo.mode)

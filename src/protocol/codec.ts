@@ -214,11 +214,12 @@ const DECODERS: { [T in MessageType]: (map: WireMap) => Extract<Message, { type:
 
   response (map) {
     const id = readInt(map, 'id', 'response.id', { max: UINT32_MAX })
-    const present = ['data', 'delta', 'error'].filter(key => has(map, key))
-    if (present.length !== 1) throw invalid('response', 'needs exactly one of data, delta and error')
+    const hasData = has(map, 'data')
+    const hasDelta = has(map, 'delta')
+    if (Number(hasData) + Number(hasDelta) + Number(has(map, 'error')) !== 1) throw invalid('response', 'needs exactly one of data, delta and error')
     // Block data stays a view into the frame: it is as large as the frame and used once.
-    if (present[0] === 'data') return { type: 'response', id, data: readBin(map, 'data', 'response.data', { minBytes: 1, maxBytes: MAX_BLOCK_BYTES }) }
-    if (present[0] === 'delta') return { type: 'response', id, delta: readDelta(map) }
+    if (hasData) return { type: 'response', id, data: readBin(map, 'data', 'response.data', { minBytes: 1, maxBytes: MAX_BLOCK_BYTES }) }
+    if (hasDelta) return { type: 'response', id, delta: readDelta(map) }
     return { type: 'response', id, error: readString(map, 'error', 'response.error', { maxBytes: 64, pattern: CODE_PATTERN }) }
   },
 
@@ -265,7 +266,7 @@ function toWire (message: Message): WireMap {
       return wire
     }
     case 'response':
-      if ([message.data, message.delta, message.error].filter(v => v !== undefined).length !== 1) throw new TypeError('a response has exactly one of data, delta and error')
+      if (Number(message.data !== undefined) + Number(message.delta !== undefined) + Number(message.error !== undefined) !== 1) throw new TypeError('a response has exactly one of data, delta and error')
       if (message.data !== undefined) return { type: 'response', id: message.id, data: message.data }
       if (message.delta !== undefined) return { type: 'response', id: message.id, delta: message.delta.map(op => op instanceof Uint8Array ? op : [op.from, op.count]) }
       return { type: 'response', id: message.id, error: message.error }

@@ -6,7 +6,7 @@ import { contentToFetch, isCopyNeeded, type Action } from '../core/plan.js'
 import { decideRemote } from '../core/folder-type.js'
 import { vectorsEqual } from '../core/clock.js'
 import type { BlockRef, FileRecord } from '../core/types.js'
-import { hex } from '../core/bytes.js'
+import { hex, totalBlockBytes } from '../core/bytes.js'
 import { pickDeltaBases, signatureOf } from '../core/block-delta.js'
 import { joinFolderPath } from '../core/paths.js'
 import { LansyncError, isLansyncError } from '../errors.js'
@@ -649,7 +649,7 @@ export class Puller {
       const block = record.blocks[i]
       const base = bases.get(i)
       const offer: BaseOffer | undefined = base === undefined ? undefined : {
-        sizeBytes: base.reduce((n, b) => n + b.sizeBytes, 0),
+        sizeBytes: totalBlockBytes(base),
         load: async (): Promise<DeltaBase | undefined> => {
           const parts: Uint8Array[] = []
           for await (const bytes of store.getBlocks(base.map(b => b.hash))) {
