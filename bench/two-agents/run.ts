@@ -172,7 +172,11 @@ export async function runTwoAgentBench ({ isQuick, tools = [...TOOLS], isInstall
     } finally {
       memory.stop()
       await c.close()
-      removeDir(dir)
+      // The tool's trees stay until every tool has run (removeDir(work) below): on ext4 without a
+      // journal (this machine's root filesystem) a new inode is found by scanning past those deleted
+      // in the last 60–360 s, so the next tool's 10,000-file first sync ran right after 20,000
+      // deletions paid for them (10,000 creates with fsync: 3.3–3.8 s on a quiet filesystem,
+      // 6.9–11.7 s after such deletions), and whichever tool ran later paid more.
       forgetHashes(dir)
     }
     for (const row of rows) { const o = results.get(row.id); if (o !== undefined) row.outcomes[tool] = o }
