@@ -1,13 +1,13 @@
 // One-device figures (no peer): first-scan throughput of a generated folder of mixed sizes and of
 // many small files, rescan time with nothing changed, the history store's size after 10 small
 // edits to one large file (H1), and this process's peak RSS. Uses the store and scanner directly.
-import { mkdirSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, readdirSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, openSync, writeSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Store } from '../src/store/store.js'
 import { Scanner } from '../src/fs/scanner.js'
 import type { CoreResult } from './results.js'
+import { tempDir } from './two-agents/procs.js'
 
 const MiB = 1024 * 1024
 const HISTORY_EDITS = 10
@@ -78,40 +78,38 @@ async function historyCase (work: string, sizeBytes: number): Promise<NonNullabl
 
 export async function runCore (isQuick: boolean): Promise<CoreResult> {
   const sizes = coreSizesFor(isQuick)
-  const work = mkdtempSync(join(tmpdir(), 'lansync-bench-'))
+  // Removed when the bench exits, not here: the two-agent phase's first syncs would otherwise
+  // create their files right after this phase's deletions (see removeDir in two-agents/run.ts).
+  const work = tempDir('lansync-bench-')
   const lines: Array<[string, string]> = []
   console.log(`\none device (core; temp dir ${work})`)
-  try {
-    await scanCase(work, `mixed ${(sizes.mixedBytes / MiB).toFixed(0)} MiB`, lines, root => {
-      let written = 0; let i = 0
-      const fileSizes = [4 * 1024, 64 * 1024, 1 * MiB, 16 * MiB, 64 * MiB]
-      while (written < sizes.mixedBytes) {
-        const size = Math.min(fileSizes[i % fileSizes.length], sizes.mixedBytes - written)
-        const dir = join(root, `d${i % 16}`)
-        mkdirSync(dir, { recursive: true })
-        writeRandom(join(dir, `f${i}.bin`), size)
-        written += size; i++
-      }
-      return written
-    })
-    await scanCase(work, `${sizes.smallFiles.toLocaleString('en-US')} small files`, lines, root => {
-      let written = 0
-      for (let i = 0; i < sizes.smallFiles; i++) {
-        const dir = join(root, `d${i % 100}`)
-        if (i < 100) mkdirSync(dir)
-        const size = 1024 + (i * 37) % 15_000
-        const fd = openSync(join(dir, `f${i}.txt`), 'w'); writeSync(fd, randomBytes(size)); closeSync(fd)
-        written += size
-      }
-      return written
-    })
-    const history = await historyCase(work, sizes.historyFileBytes)
-    lines.push([`history: ${history.fileBytes / MiB} MiB file + ${history.edits} edits of 4 KiB`, `store ${(history.storeBytes / MiB).toFixed(1)} MiB on disk = ${(history.storeBytes / history.fileBytes).toFixed(3)} × data`])
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024
-    lines.push(['peak RSS (bench process so far)', `${(peakRssBytes / MiB).toFixed(0)} MiB`])
-    for (const [k, v] of lines) console.log(`  ${k}: ${v}`)
-    return { lines, history, peakRssBytes }
-  } finally {
-    rmSync(work, { recursive: true, force: true })
-  }
+  await scanCase(work, `mixed ${(sizes.mixedBytes / MiB).toFixed(0)} MiB`, lines, root => {
+    let written = 0; let i = 0
+    const fileSizes = [4 * 1024, 64 * 1024, 1 * MiB, 16 * MiB, 64 * MiB]
+    while (written < sizes.mixedBytes) {
+      const size = Math.min(fileSizes[i % fileSizes.length], sizes.mixedBytes - written)
+      const dir = join(root, `d${i % 16}`)
+      mkdirSync(dir, { recursive: true })
+      writeRandom(join(dir, `f${i}.bin`), size)
+      written += size; i++
+    }
+    return written
+  })
+  await scanCase(work, `${sizes.smallFiles.toLocaleString('en-US')} small files`, lines, root => {
+    let written = 0
+    for (let i = 0; i < sizes.smallFiles; i++) {
+      const dir = join(root, `d${i % 100}`)
+      if (i < 100) mkdirSync(dir)
+      const size = 1024 + (i * 37) % 15_000
+      const fd = openSync(join(dir, `f${i}.txt`), 'w'); writeSync(fd, randomBytes(size)); closeSync(fd)
+      written += size
+    }
+    return written
+  })
+  const history = await historyCase(work, sizes.historyFileBytes)
+  lines.push([`history: ${history.fileBytes / MiB} MiB file + ${history.edits} edits of 4 KiB`, `store ${(history.storeBytes / MiB).toFixed(1)} MiB on disk = ${(history.storeBytes / history.fileBytes).toFixed(3)} × data`])
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024
+  lines.push(['peak RSS (bench process so far)', `${(peakRssBytes / MiB).toFixed(0)} MiB`])
+  for (const [k, v] of lines) console.log(`  ${k}: ${v}`)
+  return { lines, history, peakRssBytes }
 }
