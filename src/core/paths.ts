@@ -30,22 +30,49 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function normaliseWirePath (p: string): string {
   if (typeof p !== 'string') throw new TypeError('a path must be a string')
   if (p === '') throw invalid(p, 'is empty')
-  if (CONTROL.test(p)) throw invalid(p, p.includes('\u0000') ? 'contains a NUL character' : 'contains a control character')
-  if (LONE_SURROGATE.test(p)) throw invalid(p, 'contains an unpaired surrogate (not valid Unicode)')
-  if (p.includes('\\')) throw invalid(p, 'contains a backslash')
+  // Printable ASCII without a backslash (nearly every path) has no control character or
+  // surrogate, is its own NFC form and has a byte per character: the checks below that a path of
+  // other characters needs (two regular expressions, normalize, byte counts) are skipped. Every
+  // received record's path is checked here, and a received file's path is joined several times.
+  const isPlain = isPlainAscii(p)
+  if (!isPlain) {
+    if (CONTROL.test(p)) throw invalid(p, p.includes('\u0000') ? 'contains a NUL character' : 'contains a control character')
+    if (LONE_SURROGATE.test(p)) throw invalid(p, 'contains an unpaired surrogate (not valid Unicode)')
+    if (p.includes('\\')) throw invalid(p, 'contains a backslash')
+  }
   if (p.startsWith('/')) throw invalid(p, 'is absolute')
-  const path = p.normalize('NFC')
-  if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) throw invalid(p, `is longer than ${MAX_PATH_BYTES} bytes`)
+  const path = isPlain ? p : p.normalize('NFC')
+  if (utf8Length(path, isPlain) > MAX_PATH_BYTES) throw invalid(p, `is longer than ${MAX_PATH_BYTES} bytes`)
   const segments = path.split('/')
-  for (const [i, segment] of segments.entries()) {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]
     if (segment === '') throw invalid(p, i === segments.length - 1 ? 'ends with /' : 'has an empty segment')
     if (segment === '.' || segment === '..') throw invalid(p, `has a '${segment}' segment`)
-    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) throw invalid(p, `has a name longer than ${MAX_SEGMENT_BYTES} bytes`)
+    if (utf8Length(segment, isPlain) > MAX_SEGMENT_BYTES) throw invalid(p, `has a name longer than ${MAX_SEGMENT_BYTES} bytes`)
+    // Both reserved names start with '.', and only '.' lower-cases to '.'.
+    if (segment.charCodeAt(0) !== DOT) continue
     const lower = segment.toLowerCase()
     if (i === 0 && lower === MARKER_SEGMENT) throw invalid(p, `is inside the ${MARKER_SEGMENT} directory, which is never synced`)
     if (lower.startsWith(TEMP_SEGMENT_PREFIX)) throw invalid(p, `names a ${TEMP_SEGMENT_PREFIX} temp file, which is never synced`)
   }
   return path
+}
+
+const DOT = 0x2e
+const BACKSLASH = 0x5c
+
+/** Bytes of `text` in UTF-8; `isAscii`: it is known to be ASCII, a byte per character. */
+function utf8Length (text: string, isAscii: boolean): number {
+  return isAscii ? text.length : Buffer.byteLength(text, 'utf8')
+}
+
+/** Whether every character of `text` is printable ASCII (space to '~') other than a backslash. */
+function isPlainAscii (text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return false
+  }
+  return true
 }
 
 /** The wire form of a path relative to a folder root as the OS gives it (OS separators, any form). */

@@ -6,6 +6,12 @@ import { isUtf8 } from 'node:buffer'
 import { LansyncError } from '../errors.js'
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+/** Maps with up to this many entries check keys for repeats in an array, bigger ones in a Set. */
+const SMALL_MAP_ENTRIES = 32
+/** Strings up to this many bytes are checked for ASCII in a loop before isUtf8 is called. */
+const SHORT_STRING_BYTES = 64
+/** Each 7-bit byte's one-character string. */
+const ASCII = Array.from({ length: 128 }, (_, byte) => String.fromCharCode(byte))
 
 export interface ShapeLimits {
   maxDepth: number
@@ -66,12 +72,14 @@ class Walker {
   private map (length: number, depth: number): void {
     this.enter(depth)
     if (length * 2 > this.remaining()) throw malformed(`truncated: a map of ${length} entries with ${this.remaining()} bytes left`)
-    const keys = new Set<string>()
+    // A record is a map of a dozen keys and a manifest carries a thousand records: an array
+    // searched in place finds a repeat faster than a Set costs to build, up to a few dozen keys.
+    const keys: string[] | Set<string> = length <= SMALL_MAP_ENTRIES ? [] : new Set<string>()
     for (let i = 0; i < length; i++) {
       const key = this.key()
       if (FORBIDDEN_KEYS.has(key)) throw new LansyncError('PROTOCOL_INVALID_MESSAGE', `a map has the key "${key}", which no message uses`)
-      if (keys.has(key)) throw malformed(`a map repeats the key ${JSON.stringify(key.slice(0, 64))}`)
-      keys.add(key)
+      if (Array.isArray(keys) ? keys.includes(key) : keys.has(key)) throw malformed(`a map repeats the key ${JSON.stringify(key.slice(0, 64))}`)
+      if (Array.isArray(keys)) keys.push(key); else keys.add(key)
       this.value(depth + 1)
     }
   }
@@ -85,13 +93,30 @@ class Walker {
     else if (token === 0xdb) length = this.u32()
     else throw malformed(`a map key at offset ${this.pos - 1} that is not a string`)
     const start = this.pos
-    this.string(length)
+    this.skip(length, 'string')
+    // Keys are short ASCII (a record's are one letter): read here, without a call into node.
+    if (length <= SHORT_STRING_BYTES && this.isAscii(start, length)) {
+      let key = ''
+      for (let i = start; i < start + length; i++) key += ASCII[this.bytes[i]]
+      return key
+    }
+    this.checkUtf8(start, length)
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, length).toString('utf8')
   }
 
   private string (length: number): void {
     const start = this.pos
     this.skip(length, 'string')
+    if (length > SHORT_STRING_BYTES || !this.isAscii(start, length)) this.checkUtf8(start, length)
+  }
+
+  /** Whether `length` bytes from `start` are all ASCII (so valid UTF-8): a loop beats isUtf8's call for a few bytes. */
+  private isAscii (start: number, length: number): boolean {
+    for (let i = start; i < start + length; i++) if (this.bytes[i] > 0x7f) return false
+    return true
+  }
+
+  private checkUtf8 (start: number, length: number): void {
     if (!isUtf8(this.bytes.subarray(start, start + length))) throw malformed(`a string at offset ${start} that is not valid UTF-8`)
   }
 

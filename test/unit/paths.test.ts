@@ -117,4 +117,51 @@ test('accepted paths are fixed points and never escape a root (bounded random ch
   }
 })
 
+/**
+ * normaliseWirePath as it was before its printable-ASCII fast path: every check made on every path.
+ * The fast path must give the same answer (the same result, or an error with the same message).
+ */
+function referenceNormalise (p: string): string {
+  const fail = (why: string): never => { throw new Error(`path ${JSON.stringify(p)} ${why}`) }
+  if (p === '') fail('is empty')
+  if (/[\u0000-\u001f]/.test(p)) fail(p.includes('\u0000') ? 'contains a NUL character' : 'contains a control character')
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(p)) fail('contains an unpaired surrogate (not valid Unicode)')
+  if (p.includes('\\')) fail('contains a backslash')
+  if (p.startsWith('/')) fail('is absolute')
+  const path = p.normalize('NFC')
+  if (Buffer.byteLength(path, 'utf8') > 4096) fail('is longer than 4096 bytes')
+  const segments = path.split('/')
+  for (const [i, segment] of segments.entries()) {
+    if (segment === '') fail(i === segments.length - 1 ? 'ends with /' : 'has an empty segment')
+    if (segment === '.' || segment === '..') fail(`has a '${segment}' segment`)
+    if (Buffer.byteLength(segment, 'utf8') > 1024) fail('has a name longer than 1024 bytes')
+    const lower = segment.toLowerCase()
+    if (i === 0 && lower === '.lansync') fail('is inside the .lansync directory, which is never synced')
+    if (lower.startsWith('.lansync-tmp-')) fail('names a .lansync-tmp- temp file, which is never synced')
+  }
+  return path
+}
+
+test('the printable-ASCII fast path answers as the full checks do (bounded random check)', () => {
+  let seed = 777
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n }
+  const parts = ['a', 'Z', ' ', '~', '.', '..', '/', '\\', '\u007f', '\t', '\u0000', 'é', 'e\u0301', '\ud800', '😀', '.LANSYNC', '.lansync-TMP-', 'x'.repeat(1020), 'y'.repeat(700)]
+  for (let i = 0; i < 20_000; i++) {
+    let p = ''
+    for (let j = rand(8); j >= 0; j--) p += parts[rand(parts.length)]
+    let expected: string | Error
+    try { expected = referenceNormalise(p) } catch (err) { expected = err as Error }
+    try {
+      const actual = normaliseWirePath(p)
+      assert.ok(typeof expected === 'string', `${JSON.stringify(p).slice(0, 80)}: accepted, the full checks refuse it: ${String(expected)}`)
+      assert.is(actual, expected)
+    } catch (err) {
+      if (!isLansyncError(err, 'PATH_INVALID')) throw err
+      assert.ok(expected instanceof Error, `${JSON.stringify(p).slice(0, 80)}: refused (${(err as Error).message.slice(0, 120)}), the full checks accept it`)
+      // Same reason: the message names the path the same way and ends with the same words.
+      assert.ok((err as Error).message.endsWith(expected.message.slice(expected.message.lastIndexOf('" ') + 2)), `${(err as Error).message.slice(-80)} / ${expected.message.slice(-80)}`)
+    }
+  }
+})
+
 test.run()

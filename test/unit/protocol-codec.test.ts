@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import { decodeMessage, encodeMessage, encodeMessageParts, recordFromWire, recordToWire } from '../../src/protocol/codec.js'
+import { checkMsgpackShape } from '../../src/protocol/msgpack-shape.js'
 import { MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_RECORDS_PER_BATCH, MESSAGE_IDS, type Message } from '../../src/protocol/messages.js'
 import { isLansyncError, type ErrorCode } from '../../src/errors.js'
 import type { FileRecord } from '../../src/core/types.js'
@@ -312,6 +313,36 @@ test('malformed msgpack is refused with PROTOCOL_DECODE', () => {
   rejects(Buffer.from('82a474797065a470696e67a474797065a5636c6f7365', 'hex'), 'PROTOCOL_DECODE', /repeats the key "type"/)
   // A map key that is not a string.
   rejects(Buffer.from('82a474797065a470696e670101', 'hex'), 'PROTOCOL_DECODE', /not a string/)
+})
+
+test('the shape walk checks keys and strings the same way short or long, ASCII or not', () => {
+  const shape = (bytes: Uint8Array): void => checkMsgpackShape(bytes, { maxDepth: 8 })
+  const refused = (bytes: Uint8Array, pattern: RegExp): void => {
+    try { shape(bytes) } catch (err) {
+      assert.ok(isLansyncError(err, 'PROTOCOL_DECODE'), String(err))
+      assert.match((err as Error).message, pattern)
+      return
+    }
+    assert.unreachable(`accepted ${Buffer.from(bytes).toString('hex').slice(0, 80)}`)
+  }
+  // Valid UTF-8 beyond ASCII, in keys and values, short and long, is accepted.
+  shape(raw.pack({ 'ключ': 'значение', '\u007f': '~', ['語'.repeat(40)]: 'é'.repeat(100), ['k'.repeat(100)]: 'v'.repeat(100) }))
+  // Invalid UTF-8 (a lone continuation byte) in a value and in a key, under and over 64 bytes.
+  const str = (bytes: Buffer): Buffer => Buffer.concat([bytes.length < 32 ? Buffer.of(0xa0 | bytes.length) : Buffer.of(0xd9, bytes.length), bytes])
+  for (const length of [1, 63, 64, 65, 200]) {
+    const bad = Buffer.alloc(length, 0x61)
+    bad[length - 1] = 0x80
+    refused(Buffer.concat([Buffer.of(0x81), str(Buffer.from('k')), str(bad)]), /not valid UTF-8/)
+    refused(Buffer.concat([Buffer.of(0x81), str(bad), str(Buffer.from('v'))]), /not valid UTF-8/)
+  }
+  // A repeated key in a small map and in a big one (past 32 entries the keys are kept in a Set).
+  for (const entries of [2, 32, 33, 100]) {
+    const keys = Array.from({ length: entries }, (_, i) => `key${i}`)
+    keys[entries - 1] = keys[0]
+    refused(Buffer.concat([Buffer.of(0xde, 0, entries), ...keys.flatMap(k => [str(Buffer.from(k)), Buffer.of(0x01)])]), /repeats the key "key0"/)
+    keys[entries - 1] = `key${entries - 1}`
+    shape(Buffer.concat([Buffer.of(0xde, 0, entries), ...keys.flatMap(k => [str(Buffer.from(k)), Buffer.of(0x01)])]))
+  }
 })
 
 test('huge announced sizes and deep nesting are refused before anything is built', () => {
