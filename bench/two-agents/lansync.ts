@@ -33,6 +33,14 @@ function launcherNodeFlags (): string[] {
   return flags.split(/\s+/)
 }
 
+/** The environment bin/lansync.js gives node: its `NAME="${NAME:-default}"` settings before `exec`, where the caller set none. */
+function launcherEnv (): NodeJS.ProcessEnv {
+  const line = readFileSync(CLI, 'utf8').split('\n').find(l => l.includes('exec node ')) ?? ''
+  const env = { ...process.env }
+  for (const [, name, value] of line.matchAll(/(\w+)="\$\{\1:-([^}]*)\}"/g)) env[name] ??= value
+  return env
+}
+
 async function lansync (home: string, args: string[]): Promise<string> {
   return await runAsync(`lansync ${args[0]}`, CLI, ['--home', home, ...args], { timeoutMs: 120_000 })
 }
@@ -96,11 +104,11 @@ export class LansyncContender implements Contender, Restartable {
     const args = ['--home', side.home, 'start', '--listen', `127.0.0.1:${side.port}`, '--no-mdns']
     // LANSYNC_BENCH_CPU_PROF=DIR: each agent writes a V8 CPU profile there when it stops. Node
     // takes --cpu-prof only on its command line, so the agent is then started as the launcher
-    // would start it, with that flag added.
+    // would start it (its flags and environment), with that flag added.
     const profileDir = process.env.LANSYNC_BENCH_CPU_PROF
     const agent = profileDir === undefined
       ? startChild(`lansync ${side.name}`, CLI, args, { cwd: ROOT })
-      : startChild(`lansync ${side.name}`, process.execPath, [...launcherNodeFlags(), '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${side.name}.cpuprofile`, CLI, ...args], { cwd: ROOT })
+      : startChild(`lansync ${side.name}`, process.execPath, [...launcherNodeFlags(), '--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${side.name}.cpuprofile`, CLI, ...args], { cwd: ROOT, env: launcherEnv() })
     side.agent = agent
     // An agent that exits ends the wait at once (waitFor takes a thrown error for "not yet").
     const hasExited = (): boolean => agent.process.exitCode !== null || agent.process.signalCode !== null

@@ -15,6 +15,11 @@ function assertBuilt (): void {
   assert.ok(existsSync(join(ROOT, 'dist/cli/main.js')), 'dist/ is missing: run `npm run build` (npm ci does) before this test')
 }
 
+/** The environment of a running process, from /proc. */
+function environment (pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(a => a !== '')
+}
+
 /** The argv of a running process, from /proc. */
 function commandLine (pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(a => a !== '')
@@ -26,7 +31,9 @@ test('run as a command, the launcher execs node in its own process, with the you
   const home = join(tempDir(), 'a home')
   const name = 'launcher "x" $HOME'
   assert.match(execFileSync(BIN, ['--home', home, 'init', '--name', name], { encoding: 'utf8' }), `Created device "${name}" in ${home}`)
-  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const env = { ...process.env }
+  delete env.MALLOC_ARENA_MAX
+  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env })
   let output = ''
   child.stdout.on('data', d => { output += d })
   child.stderr.on('data', d => { output += d })
@@ -39,6 +46,26 @@ test('run as a command, the launcher execs node in its own process, with the you
   assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '))
   assert.is(argv[argv.indexOf('--max-semi-space-size=4') + 1], BIN)
   assert.equal(argv.slice(-6), ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'])
+  // glibc's arenas limited to 2, as the caller did not choose.
+  assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=2'), environment(child.pid as number).join(' '))
+  child.kill('SIGTERM')
+  assert.is(await exited, 0, output)
+})
+
+test('a MALLOC_ARENA_MAX the caller set is kept', async () => {
+  assertBuilt()
+  const home = join(tempDir(), 'home')
+  execFileSync(BIN, ['--home', home, 'init', '--name', 'arenas'])
+  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '5' } })
+  let output = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { output += d })
+  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+  onCleanup(() => { child.kill('SIGKILL') })
+  await waitFor(() => output.includes(' ready'), { timeoutMs: 30_000, what: `the agent to start; output:\n${output}` })
+  const env = environment(child.pid as number)
+  assert.ok(env.includes('MALLOC_ARENA_MAX=5'), env.join(' '))
+  assert.not.ok(env.includes('MALLOC_ARENA_MAX=2'))
   child.kill('SIGTERM')
   assert.is(await exited, 0, output)
 })
