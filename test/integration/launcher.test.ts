@@ -25,6 +25,24 @@ function commandLine (pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(a => a !== '')
 }
 
+interface RunningAgent { pid: number, stop: () => Promise<void> }
+
+/** Starts `lansync --home HOME start` as a command with `env`, and resolves once it is ready. */
+async function startAsCommand (home: string, env: NodeJS.ProcessEnv): Promise<RunningAgent> {
+  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  let output = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { output += d })
+  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+  onCleanup(() => { child.kill('SIGKILL') })
+  await waitFor(() => output.includes(' ready'), { timeoutMs: 30_000, what: `the agent to start; output:\n${output}` })
+  return {
+    pid: child.pid as number,
+    // SIGTERM stops it cleanly: exit code 0.
+    stop: async () => { child.kill('SIGTERM'); assert.is(await exited, 0, output) }
+  }
+}
+
 test('run as a command, the launcher execs node in its own process, with the young generation capped', async () => {
   assertBuilt()
   // Arguments reach the CLI as given, through sh ("$@"): spaces, quotes and $ untouched.
@@ -33,41 +51,27 @@ test('run as a command, the launcher execs node in its own process, with the you
   assert.match(execFileSync(BIN, ['--home', home, 'init', '--name', name], { encoding: 'utf8' }), `Created device "${name}" in ${home}`)
   const env = { ...process.env }
   delete env.MALLOC_ARENA_MAX
-  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env })
-  let output = ''
-  child.stdout.on('data', d => { output += d })
-  child.stderr.on('data', d => { output += d })
-  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  onCleanup(() => { child.kill('SIGKILL') })
-  await waitFor(() => output.includes(' ready'), { timeoutMs: 30_000, what: `the agent to start; output:\n${output}` })
+  const agent = await startAsCommand(home, env)
   // exec: the pid spawned is node now, not a shell waiting on a child node.
-  const argv = commandLine(child.pid as number)
+  const argv = commandLine(agent.pid)
   assert.is(basename(argv[0]), 'node', argv.join(' '))
   assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '))
   assert.is(argv[argv.indexOf('--max-semi-space-size=4') + 1], BIN)
   assert.equal(argv.slice(-6), ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'])
   // glibc's arenas limited to 2, as the caller did not choose.
-  assert.ok(environment(child.pid as number).includes('MALLOC_ARENA_MAX=2'), environment(child.pid as number).join(' '))
-  child.kill('SIGTERM')
-  assert.is(await exited, 0, output)
+  assert.ok(environment(agent.pid).includes('MALLOC_ARENA_MAX=2'), environment(agent.pid).join(' '))
+  await agent.stop()
 })
 
 test('a MALLOC_ARENA_MAX the caller set is kept', async () => {
   assertBuilt()
   const home = join(tempDir(), 'home')
   execFileSync(BIN, ['--home', home, 'init', '--name', 'arenas'])
-  const child = spawn(BIN, ['--home', home, 'start', '--no-mdns', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '5' } })
-  let output = ''
-  child.stdout.on('data', d => { output += d })
-  child.stderr.on('data', d => { output += d })
-  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-  onCleanup(() => { child.kill('SIGKILL') })
-  await waitFor(() => output.includes(' ready'), { timeoutMs: 30_000, what: `the agent to start; output:\n${output}` })
-  const env = environment(child.pid as number)
+  const agent = await startAsCommand(home, { ...process.env, MALLOC_ARENA_MAX: '5' })
+  const env = environment(agent.pid)
   assert.ok(env.includes('MALLOC_ARENA_MAX=5'), env.join(' '))
   assert.not.ok(env.includes('MALLOC_ARENA_MAX=2'))
-  child.kill('SIGTERM')
-  assert.is(await exited, 0, output)
+  await agent.stop()
 })
 
 test('run by node, the launcher is plain JavaScript: same commands, same exit codes', () => {
