@@ -25,19 +25,22 @@ export async function buildLansync (): Promise<void> {
   await runAsync('tsc (npm run build)', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { timeoutMs: 300_000 })
 }
 
+/** bin/lansync.js's line for sh, which starts node (empty if it has none). */
+function launcherLine (): string {
+  return readFileSync(CLI, 'utf8').split('\n').find(l => l.includes('exec node ')) ?? ''
+}
+
 /** The node flags bin/lansync.js starts node with when run as a command (its `exec node FLAGS "$0"` line). */
 function launcherNodeFlags (): string[] {
-  const line = readFileSync(CLI, 'utf8').split('\n').find(l => l.includes('exec node '))
-  const flags = line?.match(/exec node (.*) "\$0"/)?.[1]
+  const flags = launcherLine().match(/exec node (.*) "\$0"/)?.[1]
   if (flags === undefined) throw new Error(`${CLI} has no \`exec node FLAGS "$0"\` line`)
   return flags.split(/\s+/)
 }
 
 /** The environment bin/lansync.js gives node: its `NAME="${NAME:-default}"` settings before `exec`, where the caller set none. */
 function launcherEnv (): NodeJS.ProcessEnv {
-  const line = readFileSync(CLI, 'utf8').split('\n').find(l => l.includes('exec node ')) ?? ''
   const env = { ...process.env }
-  for (const [, name, value] of line.matchAll(/(\w+)="\$\{\1:-([^}]*)\}"/g)) env[name] ??= value
+  for (const [, name, value] of launcherLine().matchAll(/(\w+)="\$\{\1:-([^}]*)\}"/g)) env[name] ??= value
   return env
 }
 
