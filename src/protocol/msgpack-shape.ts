@@ -39,7 +39,7 @@ class Walker {
     if (token <= 0x7f || token >= 0xe0 || token === 0xc0 || token === 0xc2 || token === 0xc3) return
     if (token <= 0x8f) return this.map(token & 0x0f, depth)
     if (token <= 0x9f) return this.array(token & 0x0f, depth)
-    if (token <= 0xbf) return this.string(token & 0x1f)
+    if (token <= 0xbf) { this.string(token & 0x1f); return }
     switch (token) {
       case 0xc4: return this.skip(this.u8(), 'bin')
       case 0xc5: return this.skip(this.u16(), 'bin')
@@ -50,9 +50,9 @@ class Walker {
       case 0xcd: case 0xd1: return this.skip(2, 'integer')
       case 0xce: case 0xd2: return this.skip(4, 'integer')
       case 0xcf: case 0xd3: return this.skip(8, 'integer')
-      case 0xd9: return this.string(this.u8())
-      case 0xda: return this.string(this.u16())
-      case 0xdb: return this.string(this.u32())
+      case 0xd9: this.string(this.u8()); return
+      case 0xda: this.string(this.u16()); return
+      case 0xdb: this.string(this.u32()); return
       case 0xdc: return this.array(this.u16(), depth)
       case 0xdd: return this.array(this.u32(), depth)
       case 0xde: return this.map(this.u16(), depth)
@@ -93,31 +93,29 @@ class Walker {
     else if (token === 0xdb) length = this.u32()
     else throw malformed(`a map key at offset ${this.pos - 1} that is not a string`)
     const start = this.pos
-    this.skip(length, 'string')
     // Keys are short ASCII (a record's are one letter): read here, without a call into node.
-    if (length <= SHORT_STRING_BYTES && this.isAscii(start, length)) {
+    if (this.string(length)) {
       let key = ''
       for (let i = start; i < start + length; i++) key += ASCII[this.bytes[i]]
       return key
     }
-    this.checkUtf8(start, length)
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, length).toString('utf8')
   }
 
-  private string (length: number): void {
+  /** Skips a string of `length` bytes, proving it valid UTF-8; true if it is a few ASCII bytes. */
+  private string (length: number): boolean {
     const start = this.pos
     this.skip(length, 'string')
-    if (length > SHORT_STRING_BYTES || !this.isAscii(start, length)) this.checkUtf8(start, length)
+    if (this.isShortAscii(start, length)) return true
+    if (!isUtf8(this.bytes.subarray(start, start + length))) throw malformed(`a string at offset ${start} that is not valid UTF-8`)
+    return false
   }
 
-  /** Whether `length` bytes from `start` are all ASCII (so valid UTF-8): a loop beats isUtf8's call for a few bytes. */
-  private isAscii (start: number, length: number): boolean {
+  /** Whether the bytes are a few and all ASCII (so valid UTF-8): a loop beats isUtf8's call for a few bytes. */
+  private isShortAscii (start: number, length: number): boolean {
+    if (length > SHORT_STRING_BYTES) return false
     for (let i = start; i < start + length; i++) if (this.bytes[i] > 0x7f) return false
     return true
-  }
-
-  private checkUtf8 (start: number, length: number): void {
-    if (!isUtf8(this.bytes.subarray(start, start + length))) throw malformed(`a string at offset ${start} that is not valid UTF-8`)
   }
 
   private enter (depth: number): void {
