@@ -76,6 +76,8 @@ await timed('ceilings', async () => {
   }
   report.notes.push('ceilings: secret-stream = one @hyperswarm/secret-stream (Noise XX) over TCP on 127.0.0.1 from this process to a sink process, 64 KiB per round in 16 KiB messages as lansync sends a block, ' +
     'backpressure checked after each round, timed until the sink acknowledges the last byte; SHA-256 = node:crypto on one thread; write+fsync = one file in 4 MiB writes then fsync, in the OS temp dir')
+  report.notes.push('CPU per byte: user + system CPU time of every process taking part (both ends of the secret-stream, the sink reporting its own), over the bytes; write = the 4 MiB writes before the fsync (on this kind of VM a page the kernel has not used lately costs several times a reused one, ' +
+    'so this figure moves between runs); read = the same file read back from the page cache. The CPU bound (bench/cpu-bound.ts) adds up the work no first sync can skip and divides the CPUs by it: it assumes perfect parallelism and nothing else to do')
 })
 await timed('core', async () => { report.core = await runCore(isQuick) })
 // The agents run from dist/, compiled here from the sources (not timed as part of any phase).

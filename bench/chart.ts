@@ -3,6 +3,7 @@
 // ceilings; and the verdict rows. Pure: returns the SVG text.
 import { resultOf, TOOLS, type BenchReport, type Tool } from './results.js'
 import * as fmt from './format.js'
+import { cpuBound } from './cpu-bound.js'
 
 const COLORS: Record<Tool | 'ceiling', string> = { lansync: '#2b6cb0', rsync: '#718096', syncthing: '#38a169', ceiling: '#d69e2e' }
 const WIDTH = 1000
@@ -72,6 +73,8 @@ export function toSvg (report: BenchReport): string {
       rates.push(['secret-stream loopback', ceilings.secretStreamBytesPerSecond, COLORS.ceiling])
       rates.push(['SHA-256', ceilings.sha256BytesPerSecond, COLORS.ceiling])
       rates.push(['write+fsync', ceilings.writeFsyncBytesPerSecond, COLORS.ceiling])
+      const bound = cpuBound(ceilings, report.machine.cpus)
+      if (bound !== undefined) rates.push(['CPU bound, history kept', bound.withHistoryBytesPerSecond, COLORS.ceiling])
     }
     const max = Math.max(0, ...rates.map(r => r[1]))
     for (const [caption, value, color] of rates) { body.push(...bar(y, value, max, color, fmt.rate(value), caption)); y += LINE }

@@ -2,6 +2,7 @@
 // the verdict rows) and as JSON. Pure: returns strings; bench.ts prints and writes them.
 import { resultOf, type BenchReport, type CaseRow, type Tool } from './results.js'
 import * as fmt from './format.js'
+import { cpuBound } from './cpu-bound.js'
 
 /** A tool's cells: seconds (with MB/s for first syncs), wire bytes, peak RSS of its largest process. */
 function cells (row: CaseRow, tool: Tool): string[] {
@@ -71,8 +72,17 @@ export function formatCeilings (report: BenchReport): string[] {
   const c = report.ceilings
   if (c === undefined) return []
   if ('error' in c) return [`ceilings: failed: ${c.error}`]
-  return [`ceilings (${fmt.memory(c.bytes)} each): @hyperswarm/secret-stream over TCP on 127.0.0.1 ${fmt.rate(c.secretStreamBytesPerSecond)}; ` +
+  const lines = [`ceilings (${fmt.memory(c.bytes)} each): @hyperswarm/secret-stream over TCP on 127.0.0.1 ${fmt.rate(c.secretStreamBytesPerSecond)}; ` +
     `SHA-256 (node:crypto, one thread) ${fmt.rate(c.sha256BytesPerSecond)}; write+fsync ${fmt.rate(c.writeFsyncBytesPerSecond)}`]
+  const bound = cpuBound(c, report.machine.cpus)
+  if (c.cpuPerByte !== undefined && bound !== undefined) {
+    const ns = (secondsPerByte: number): string => `${(secondsPerByte * 1e9).toFixed(2)} ns`
+    const cpu = c.cpuPerByte
+    lines.push(`CPU per byte: secret-stream ${ns(cpu.secretStream)} (both ends), SHA-256 ${ns(cpu.sha256)}, write ${ns(cpu.write)}, read ${ns(cpu.read)}; ` +
+      `a first sync needs at least stream + 2 × SHA-256 + read + write = ${ns(bound.plainCpuPerByte)}, so at most ${fmt.rate(bound.plainBytesPerSecond)} on ${report.machine.cpus} CPUs; ` +
+      `with a kept copy at each end (+ 2 × write, as lansync's history) ${ns(bound.withHistoryCpuPerByte)}, at most ${fmt.rate(bound.withHistoryBytesPerSecond)}`)
+  }
+  return lines
 }
 
 export function formatVerdicts (report: BenchReport): string[] {

@@ -46,6 +46,20 @@ export interface Ceilings {
   sha256BytesPerSecond: number
   /** Sequential write of one file then fsync, in the bench's temp dir, bytes per second. */
   writeFsyncBytesPerSecond: number
+  /** What a byte of each kind of work cost in CPU time here (absent in reports from before it was measured). */
+  cpuPerByte?: CpuPerByte
+}
+
+/** CPU seconds (user + system, every thread of every process involved) per byte, measured beside the ceilings. */
+export interface CpuPerByte {
+  /** Encrypting a byte, carrying it over TCP and decrypting it: the secret-stream sender's and sink's CPU together. */
+  secretStream: number
+  /** Hashing a byte with SHA-256 (one side). */
+  sha256: number
+  /** Writing a byte into a new file, up to the page cache (its fsync excluded). */
+  write: number
+  /** Reading a byte of a file back from the page cache. */
+  read: number
 }
 
 /** S1 and M1: one device holding `files` unchanged files, started, then restarted. */

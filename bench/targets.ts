@@ -3,6 +3,7 @@
 // are missing (a tool not installed, a case failed, a phase not run) is "not measured", never met.
 import { resultOf, type BenchReport, type CaseId, type CaseResult, type Tool, type Verdict, type VerdictStatus } from './results.js'
 import * as fmt from './format.js'
+import { cpuBound } from './cpu-bound.js'
 
 const MiB = 1024 * 1024
 /** D2: the issue's "150 KB", decimal like its peer figures. */
@@ -15,7 +16,7 @@ const M1_MAX_RSS_BYTES = 150 * MiB
  */
 const FLAT_MAX_GROWTH = 1.25
 
-type Input = Pick<BenchReport, 'cases' | 'ceilings' | 'restart' | 'core'>
+type Input = Pick<BenchReport, 'cases' | 'ceilings' | 'restart' | 'core' | 'machine'>
 
 interface Check { isMet: boolean, gap?: string }
 
@@ -71,11 +72,14 @@ function w2 (input: Input): Verdict {
   const ceiling = resultOf(input.ceilings)?.secretStreamBytesPerSecond
   const lRate = l !== undefined ? dataBytes / l.seconds : undefined
   const rRate = r !== undefined ? dataBytes / r.seconds : undefined
+  const bound = cpuBound(resultOf(input.ceilings), input.machine.cpus)
   return verdict('W2', `${caseLabel(input, 'W2')}: lansync ≥ 80% of the secret-stream loopback ceiling, and faster than rsync`, [
     lRate !== undefined ? `lansync ${fmt.rate(lRate)}` : missing('lansync'),
     ceiling !== undefined ? `ceiling ${fmt.rate(ceiling)}` : missing('ceiling'),
     ...(lRate !== undefined && ceiling !== undefined ? [`= ${(100 * lRate / ceiling).toFixed(0)}% of it`] : []),
-    rRate !== undefined ? `rsync ${fmt.rate(rRate)}` : missing('rsync')
+    rRate !== undefined ? `rsync ${fmt.rate(rRate)}` : missing('rsync'),
+    // Context, not a check: what this machine's CPUs allow at most for the work (see cpu-bound.ts).
+    ...(bound !== undefined ? [`CPU bound ${fmt.rate(bound.withHistoryBytesPerSecond)} with history kept, ${fmt.rate(bound.plainBytesPerSecond)} without`] : [])
   ], [
     lRate !== undefined && ceiling !== undefined ? atLeast(lRate, 0.8 * ceiling, fmt.rate) : undefined,
     lRate !== undefined && rRate !== undefined ? (lRate > rRate ? { isMet: true } : { isMet: false, gap: `${fmt.ratio(lRate, rRate)} rsync's rate` }) : undefined

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import { judge } from '../../bench/targets.js'
 import { formatReport, toJson } from '../../bench/report.js'
 import { escapeXml, toSvg } from '../../bench/chart.js'
+import { cpuBound } from '../../bench/cpu-bound.js'
 import type { BenchReport, CaseId, CaseResult, Outcome, Tool, Verdict } from '../../bench/results.js'
 
 const MiB = 1024 * 1024
@@ -175,6 +176,28 @@ test('the SVG of a failed or partial run is well-formed too', () => {
   assert.match(svg, 'failed')
   assert.match(svg, 'not measured')
   checkWellFormed(toSvg({ ...report, cases: [], verdicts: [] }))
+})
+
+test('the CPU bound adds up the per-byte work a first sync cannot skip, and shows in W2 and the ceilings', () => {
+  // 4 ns stream + 2 × 1 ns SHA-256 + 0.5 ns read + 1.5 ns write = 8 ns a byte; + 2 × 1.5 ns = 11 ns with history.
+  const cpuPerByte = { secretStream: 4e-9, sha256: 1e-9, write: 1.5e-9, read: 0.5e-9 }
+  const ceilings = { bytes: 256 * MiB, secretStreamBytesPerSecond: 350e6, sha256BytesPerSecond: 1e9, writeFsyncBytesPerSecond: 400e6, cpuPerByte }
+  const bound = cpuBound(ceilings, 2)
+  assert.ok(bound !== undefined)
+  assert.ok(Math.abs(bound.plainCpuPerByte - 8e-9) < 1e-15)
+  assert.ok(Math.abs(bound.withHistoryCpuPerByte - 11e-9) < 1e-15)
+  assert.ok(Math.abs(bound.plainBytesPerSecond - 250e6) < 1, 'two CPUs at 8 ns a byte: 250 MB/s')
+  assert.ok(Math.abs(bound.withHistoryBytesPerSecond - 2 / 11e-9) < 1)
+  assert.is(cpuBound({ ...ceilings, cpuPerByte: undefined }, 2), undefined, 'an older report has no bound')
+  const report = makeReport({}, { ceilings })
+  assert.match(byId(report.verdicts, 'W2').measured, 'CPU bound 182 MB/s with history kept, 250 MB/s without')
+  const text = formatReport(report)
+  assert.match(text, 'CPU per byte: secret-stream 4.00 ns (both ends), SHA-256 1.00 ns, write 1.50 ns, read 0.50 ns')
+  assert.match(text, '= 8.00 ns, so at most 250 MB/s on 2 CPUs')
+  assert.match(toSvg(report), 'CPU bound, history kept')
+  // Without the CPU figures the report is as before.
+  assert.not.match(byId(makeReport().verdicts, 'W2').measured, 'CPU bound')
+  assert.not.match(formatReport(makeReport()), 'CPU per byte')
 })
 
 test('escapeXml escapes the five XML specials', () => {
