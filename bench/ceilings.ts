@@ -2,7 +2,7 @@
 // @hyperswarm/secret-stream moves bytes between two processes over TCP on 127.0.0.1 (lansync's
 // transport; the sink is bench/secret-stream-sink.ts), and, as context, SHA-256 (node:crypto) and
 // sequential write+fsync in the temp dir the folders live in. Each also says what a byte of it cost
-// in CPU time, from which targets.ts bounds the rate any transfer doing that work can reach.
+// in CPU time, from which cpu-bound.ts bounds the rate any first sync doing that work can reach.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
